@@ -1,0 +1,203 @@
+//! [`Core`]: one node's sans-IO state machine, coordinator and replica together.
+
+use std::collections::BTreeSet;
+
+use kvorum_ring::{Layout, NodeId};
+
+use crate::coordinator::{Coordinator, Origin, View};
+use crate::io::{Now, Outputs, StorageRequest, StorageResult, StorageToken, Transmit};
+use crate::message::{Message, Reply, Request, RequestId};
+use crate::replica::Replica;
+
+/// Static settings of a node's core.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// This node.
+    pub node: NodeId,
+    /// Replication factor `N` of the (single, for now) namespace.
+    pub replication: usize,
+}
+
+/// One node's replication logic, without I/O.
+///
+/// # Call order
+/// The driver feeds events in with the `handle_*` methods, always passing its current clock
+/// readings, and after **every** call drains the outputs, in this order, until each returns `None`:
+/// 1. [`Core::poll_transmit`]: send each message to its peer; if it cannot be sent because the
+///    peer is not connected, hand it back with [`Core::handle_send_failed`] (then poll again).
+/// 2. [`Core::poll_storage`]: perform each storage request (an `Apply` atomically, reporting
+///    completion only when durable), then report it with [`Core::handle_storage`].
+/// 3. [`Core::poll_reply`]: answer the client request with that id.
+/// 4. [`Core::poll_timeout`]: arm a timer for that monotonic instant; when it fires, call
+///    [`Core::handle_timeout`].
+///
+/// Reachability ([`Core::set_reachable`]) is the driver's current belief about which peers are
+/// connected; the core uses it to refuse requests it cannot serve *before* sending anything.
+#[derive(Debug)]
+pub struct Core {
+    config: CoreConfig,
+    layout: Layout,
+    reachable: BTreeSet<NodeId>,
+    coordinator: Coordinator,
+    replica: Replica,
+    out: Outputs,
+}
+
+impl Core {
+    pub fn new(config: CoreConfig, layout: Layout) -> Self {
+        Core {
+            coordinator: Coordinator::new(config.node),
+            config,
+            layout,
+            reachable: BTreeSet::new(),
+            replica: Replica::default(),
+            out: Outputs::default(),
+        }
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.config.node
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Adopts a layout if it is newer than the current one. Returns whether it was adopted.
+    pub fn set_layout(&mut self, layout: Layout) -> bool {
+        if layout.epoch() > self.layout.epoch() {
+            self.layout = layout;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records whether a peer is currently reachable.
+    pub fn set_reachable(&mut self, node: NodeId, reachable: bool) {
+        if reachable {
+            self.reachable.insert(node);
+        } else {
+            self.reachable.remove(&node);
+        }
+    }
+
+    /// Operations this node coordinates that have not been answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.coordinator.in_flight()
+    }
+
+    /// A client request arrived at this node.
+    pub fn handle_request(&mut self, now: Now, id: RequestId, request: Request) {
+        let view = View {
+            node: self.config.node,
+            n: self.config.replication,
+            layout: &self.layout,
+            reachable: &self.reachable,
+        };
+        self.coordinator
+            .handle_request(&view, &mut self.out, now, Origin::Local(id), request);
+    }
+
+    /// A message arrived from a peer.
+    pub fn handle_message(&mut self, now: Now, from: NodeId, message: Message) {
+        match message {
+            Message::Fetch { op, key } => {
+                self.replica
+                    .handle_fetch(&self.layout, &mut self.out, from, op, key)
+            }
+            Message::Store { op, key, object } => {
+                if let Err(e) = object.validate() {
+                    let result = Err(format!("invalid object: {e}"));
+                    return self.out.send(from, Message::Stored { op, result });
+                }
+                if let Some(ts) = object.max_timestamp() {
+                    self.coordinator.hlc_mut().observe(ts);
+                }
+                self.replica
+                    .handle_store(&self.layout, &mut self.out, from, op, key, object)
+            }
+            Message::Forward { op, request } => {
+                let view = View {
+                    node: self.config.node,
+                    n: self.config.replication,
+                    layout: &self.layout,
+                    reachable: &self.reachable,
+                };
+                let origin = Origin::Remote { from, op };
+                self.coordinator
+                    .handle_request(&view, &mut self.out, now, origin, request)
+            }
+            Message::Fetched {
+                op,
+                result: Ok(Some(object)),
+            } if object.validate().is_err() => {
+                let result = Err("invalid object".to_owned());
+                self.coordinator.handle_message(
+                    &mut self.out,
+                    from,
+                    Message::Fetched { op, result },
+                )
+            }
+            answer => {
+                if let Message::Fetched {
+                    result: Ok(Some(object)),
+                    ..
+                } = &answer
+                {
+                    if let Some(ts) = object.max_timestamp() {
+                        self.coordinator.hlc_mut().observe(ts);
+                    }
+                }
+                self.coordinator.handle_message(&mut self.out, from, answer)
+            }
+        }
+    }
+
+    /// A storage request finished.
+    pub fn handle_storage(&mut self, _now: Now, token: StorageToken, result: StorageResult) {
+        if let StorageResult::Read(Some(object))
+        | StorageResult::Applied {
+            current: object, ..
+        } = &result
+        {
+            if let Some(ts) = object.max_timestamp() {
+                self.coordinator.hlc_mut().observe(ts);
+            }
+        }
+        if !self
+            .coordinator
+            .handle_storage(&mut self.out, token, result.clone())
+        {
+            self.replica.handle_storage(&mut self.out, token, result);
+        }
+    }
+
+    /// A transmit from [`Core::poll_transmit`] could not be sent (the peer is not connected).
+    pub fn handle_send_failed(&mut self, _now: Now, transmit: Transmit) {
+        self.coordinator
+            .handle_send_failed(&mut self.out, transmit.to, &transmit.message);
+    }
+
+    /// The timer from [`Core::poll_timeout`] fired.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.coordinator.handle_timeout(&mut self.out, now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.transmits.pop_front()
+    }
+
+    pub fn poll_storage(&mut self) -> Option<StorageRequest> {
+        self.out.storage.pop_front()
+    }
+
+    pub fn poll_reply(&mut self) -> Option<(RequestId, Reply)> {
+        self.out.replies.pop_front()
+    }
+
+    /// The earliest monotonic instant at which [`Core::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.coordinator.poll_timeout()
+    }
+}

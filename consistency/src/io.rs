@@ -1,0 +1,123 @@
+//! What the state machines hand to their driver: messages to send, storage work, replies.
+//!
+//! The state machines never perform I/O. They queue these actions in [`Outputs`], and the driver
+//! (the node's tokio loop, or the simulator) drains them with the `poll_*` methods of
+//! [`crate::Core`] and reports results back with the `handle_*` methods.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use kvorum_ring::{NodeId, PartitionId};
+
+use crate::hlc::Timestamp;
+use crate::message::{Key, Message, Reply, RequestId};
+use crate::object::Object;
+
+/// The driver's clock readings at the moment of an event.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic milliseconds (any origin): timeouts are measured on it.
+    pub mono_ms: u64,
+    /// Wall-clock milliseconds since the Unix epoch: only the HLC uses it.
+    pub wall_ms: u64,
+}
+
+/// A message for a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: NodeId,
+    pub message: Message,
+}
+
+/// Names one storage request, so its completion can be matched to it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StorageToken(pub u64);
+
+/// Storage work for the driver. The driver must perform `Apply` as one atomic read-modify-write
+/// of the key (calling [`Mutation::apply`] on the current state) and report completion only once
+/// the result is as durable as the node's fsync setting promises.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageRequest {
+    pub token: StorageToken,
+    pub key: Key,
+    pub partition: PartitionId,
+    pub op: StorageOp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageOp {
+    Read,
+    Apply(Mutation),
+}
+
+/// A change to one key's stored object, computed inside the storage transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// A write coordinated by `node`: mints a dot that supersedes everything stored locally.
+    Put {
+        node: NodeId,
+        value: Option<Bytes>,
+        ts: Timestamp,
+    },
+    /// Merge a peer's state.
+    Merge(Object),
+}
+
+impl Mutation {
+    /// The new state of the key given its current state.
+    pub fn apply(&self, current: Option<&Object>) -> Object {
+        let empty = Object::new();
+        let current = current.unwrap_or(&empty);
+        match self {
+            Mutation::Put { node, value, ts } => {
+                current
+                    .write(*node, current.context(), value.clone(), *ts)
+                    .0
+            }
+            Mutation::Merge(other) => current.merge(other),
+        }
+    }
+}
+
+/// How a storage request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageResult {
+    Read(Option<Object>),
+    Applied {
+        previous: Option<Object>,
+        current: Object,
+    },
+    /// `may_have_applied`: the change reached the engine but its durability is unknown (e.g. the
+    /// fsync failed), as opposed to a failure before anything was written.
+    Failed {
+        reason: String,
+        may_have_applied: bool,
+    },
+}
+
+/// The queues the state machines fill and the driver drains.
+#[derive(Debug, Default)]
+pub(crate) struct Outputs {
+    pub transmits: VecDeque<Transmit>,
+    pub storage: VecDeque<StorageRequest>,
+    pub replies: VecDeque<(RequestId, Reply)>,
+    next_token: u64,
+}
+
+impl Outputs {
+    pub fn send(&mut self, to: NodeId, message: Message) {
+        self.transmits.push_back(Transmit { to, message });
+    }
+
+    pub fn storage(&mut self, key: Key, partition: PartitionId, op: StorageOp) -> StorageToken {
+        self.next_token += 1;
+        let token = StorageToken(self.next_token);
+        self.storage.push_back(StorageRequest {
+            token,
+            key,
+            partition,
+            op,
+        });
+        token
+    }
+}

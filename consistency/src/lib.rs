@@ -1,0 +1,39 @@
+//! The sans-IO core of kvorum: versions, stored objects, merge, consistency levels and the
+//! coordinator / replica state machines.
+//!
+//! Nothing in this crate reads a clock, draws OS randomness, spawns a task, or touches a socket
+//! or a disk. The node drives [`Core`] with tokio, quinn and its storage engine; the simulator
+//! drives the very same code with a seeded network, seeded clocks and in-memory storage.
+//!
+//! # Layout
+//! - [`hlc`]: hybrid logical clock ([`Timestamp`], [`Hlc`]).
+//! - [`version`]: [`Dot`]s and [`VersionVector`]s.
+//! - [`object`]: the dotted-version-vector register ([`Object`]) with its causal merge.
+//! - [`record`]: versioned byte encoding of stored objects.
+//! - [`level`]: consistency presets and quorum arithmetic.
+//! - [`message`]: client requests and replies, and the peer messages (protocol version 1).
+//! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
+//! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
+//!   (`coordinator.rs`: runs a client request across replicas) and the replica (`replica.rs`:
+//!   serves peers' reads and stores). Its docs give the call order.
+
+mod coordinator;
+mod core;
+pub mod error;
+pub mod hlc;
+pub mod io;
+pub mod level;
+pub mod message;
+pub mod object;
+pub mod record;
+mod replica;
+pub mod version;
+
+pub use crate::core::{Core, CoreConfig};
+pub use error::{DecodeError, LevelError};
+pub use hlc::{Hlc, Timestamp};
+pub use io::{Mutation, Now, StorageOp, StorageRequest, StorageResult, StorageToken, Transmit};
+pub use level::{majority, Level, Preset};
+pub use message::{Command, Consistency, Key, Message, OpId, Reply, Request, RequestId};
+pub use object::{Object, Sibling};
+pub use version::{Dot, VersionVector};

@@ -1,0 +1,111 @@
+//! Requests, replies and the peer messages of protocol version 1.
+//!
+//! Peer messages are carried by the node's transport inside frames that start with a protocol
+//! version byte ([`PEER_PROTOCOL_VERSION`]); these types are that version's schema. A message only
+//! ever names an operation by the sender's [`OpId`], so any node can answer any other without
+//! shared state, and a late answer to an operation that already finished is simply ignored.
+
+use bytes::Bytes;
+use kvorum_ring::NamespaceId;
+use serde::{Deserialize, Serialize};
+
+use crate::level::{Level, Preset};
+use crate::object::Object;
+
+/// The peer protocol version these message types describe.
+pub const PEER_PROTOCOL_VERSION: u8 = 1;
+
+/// Names one operation of the node that sent a message; unique per node while it runs.
+pub type OpId = u64;
+
+/// Names one client request of the local driver; chosen by the driver.
+pub type RequestId = u64;
+
+/// A key inside its namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub ns: NamespaceId,
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+}
+
+/// What a client asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    Get,
+    Put { value: Bytes },
+    Delete,
+}
+
+impl Command {
+    pub fn is_write(&self) -> bool {
+        !matches!(self, Command::Get)
+    }
+}
+
+/// How many replicas a request needs: a named preset or explicit counts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Consistency {
+    Preset(Preset),
+    Explicit(Level),
+}
+
+impl Consistency {
+    pub fn resolve(self, n: usize) -> Level {
+        match self {
+            Consistency::Preset(p) => p.resolve(n),
+            Consistency::Explicit(level) => level,
+        }
+    }
+}
+
+/// One client request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub key: Key,
+    pub command: Command,
+    pub consistency: Consistency,
+    /// How long the coordinator waits for replicas before answering `Timeout`.
+    pub timeout_ms: u64,
+}
+
+/// The outcome of a request. The error variants say what is known about a write:
+/// [`Reply::Unavailable`] and [`Reply::Failed`] mean it was definitely not applied, while
+/// [`Reply::Timeout`] means it may have been applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// A read's merged state (`None`: no replica holds the key).
+    Value(Option<Object>),
+    /// A write reached W replicas. `existed`: the coordinating replica held a live value before.
+    Written { existed: bool },
+    /// Too few replicas were reachable to try; nothing was sent or applied.
+    Unavailable { needed: usize, reachable: usize },
+    /// Not enough replicas answered in time (or some failed after the write began): the write
+    /// may have been applied on some replicas.
+    Timeout { acks: usize, needed: usize },
+    /// Refused before anything was applied (bad request, local storage failure before writing).
+    Failed { reason: String },
+}
+
+/// Replica-to-replica messages. Answers carry the asker's `OpId`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Read the local state of a key.
+    Fetch { op: OpId, key: Key },
+    /// Answer to `Fetch`.
+    Fetched {
+        op: OpId,
+        result: Result<Option<Object>, String>,
+    },
+    /// Merge this state of a key into the local one.
+    Store { op: OpId, key: Key, object: Object },
+    /// Answer to `Store`: the state is merged (and durable, per the node's fsync setting).
+    Stored {
+        op: OpId,
+        result: Result<(), String>,
+    },
+    /// Coordinate this write: sent by a node that is not a primary of the key to one that is.
+    Forward { op: OpId, request: Request },
+    /// Answer to `Forward`.
+    Forwarded { op: OpId, reply: Reply },
+}

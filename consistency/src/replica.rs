@@ -1,0 +1,100 @@
+//! The replica side: serving `Fetch` and `Store` from coordinators.
+//!
+//! A replica does no deciding: it reads or merges the key in storage and answers the asker with
+//! the asker's `OpId`. Stores are state merges, so a repeated or reordered `Store` is harmless.
+
+use std::collections::BTreeMap;
+
+use kvorum_ring::{Layout, NodeId};
+
+use crate::io::{Mutation, Outputs, StorageOp, StorageResult, StorageToken};
+use crate::message::{Key, Message, OpId};
+use crate::object::Object;
+
+/// What a pending storage request will answer.
+#[derive(Debug)]
+enum Pending {
+    Fetch { from: NodeId, op: OpId },
+    Store { from: NodeId, op: OpId },
+}
+
+/// Replica state: the storage requests in flight on behalf of peers.
+#[derive(Debug, Default)]
+pub(crate) struct Replica {
+    pending: BTreeMap<StorageToken, Pending>,
+}
+
+impl Replica {
+    pub fn handle_fetch(
+        &mut self,
+        layout: &Layout,
+        out: &mut Outputs,
+        from: NodeId,
+        op: OpId,
+        key: Key,
+    ) {
+        let partition = layout.partition_for_key(key.ns, &key.key);
+        let token = out.storage(key, partition, StorageOp::Read);
+        self.pending.insert(token, Pending::Fetch { from, op });
+    }
+
+    pub fn handle_store(
+        &mut self,
+        layout: &Layout,
+        out: &mut Outputs,
+        from: NodeId,
+        op: OpId,
+        key: Key,
+        object: Object,
+    ) {
+        let partition = layout.partition_for_key(key.ns, &key.key);
+        let token = out.storage(key, partition, StorageOp::Apply(Mutation::Merge(object)));
+        self.pending.insert(token, Pending::Store { from, op });
+    }
+
+    /// Returns false if the token is not the replica's.
+    pub fn handle_storage(
+        &mut self,
+        out: &mut Outputs,
+        token: StorageToken,
+        result: StorageResult,
+    ) -> bool {
+        let Some(pending) = self.pending.remove(&token) else {
+            return false;
+        };
+        match (pending, result) {
+            (Pending::Fetch { from, op }, StorageResult::Read(object)) => out.send(
+                from,
+                Message::Fetched {
+                    op,
+                    result: Ok(object),
+                },
+            ),
+            (Pending::Store { from, op }, StorageResult::Applied { .. }) => {
+                out.send(from, Message::Stored { op, result: Ok(()) })
+            }
+            (Pending::Fetch { from, op }, other) => out.send(
+                from,
+                Message::Fetched {
+                    op,
+                    result: Err(describe_failure(other)),
+                },
+            ),
+            (Pending::Store { from, op }, other) => out.send(
+                from,
+                Message::Stored {
+                    op,
+                    result: Err(describe_failure(other)),
+                },
+            ),
+        }
+        true
+    }
+}
+
+fn describe_failure(result: StorageResult) -> String {
+    match result {
+        StorageResult::Failed { reason, .. } => reason,
+        other => format!("unexpected storage result {other:?}"),
+    }
+}

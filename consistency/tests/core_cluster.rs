@@ -1,0 +1,315 @@
+//! Drives several [`Core`]s through a tiny in-process network and in-memory storage, to test the
+//! request paths end to end without I/O: quorum reads and writes, `UNAVAILABLE` before anything
+//! is applied, `TIMEOUT` when replicas stay silent, and forwarding from a non-primary.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+use kvorum_consistency::{
+    Command, Consistency, Core, CoreConfig, Key, Message, Now, Object, Preset, Reply, Request,
+    StorageOp, StorageResult,
+};
+use kvorum_ring::{Layout, NamespaceId, NodeId};
+
+struct Cluster {
+    cores: BTreeMap<NodeId, Core>,
+    stores: BTreeMap<NodeId, BTreeMap<Vec<u8>, Object>>,
+    /// Nodes whose incoming messages are silently lost (crashed but not yet noticed).
+    silent: BTreeSet<NodeId>,
+    /// Nodes others know to be down: sends to them fail.
+    down: BTreeSet<NodeId>,
+    inbox: VecDeque<(NodeId, NodeId, Message)>,
+    replies: BTreeMap<(NodeId, u64), Reply>,
+    writes_applied: usize,
+    now: Now,
+}
+
+impl Cluster {
+    fn new(nodes: u64, n: usize) -> Self {
+        let ids: Vec<NodeId> = (1..=nodes).map(NodeId).collect();
+        let layout = Layout::initial(&ids, 6, 3).unwrap();
+        let mut cores = BTreeMap::new();
+        for &id in &ids {
+            let mut core = Core::new(
+                CoreConfig {
+                    node: id,
+                    replication: n,
+                },
+                layout.clone(),
+            );
+            for &peer in &ids {
+                if peer != id {
+                    core.set_reachable(peer, true);
+                }
+            }
+            cores.insert(id, core);
+        }
+        let stores = ids.iter().map(|&id| (id, BTreeMap::new())).collect();
+        Cluster {
+            cores,
+            stores,
+            silent: BTreeSet::new(),
+            down: BTreeSet::new(),
+            inbox: VecDeque::new(),
+            replies: BTreeMap::new(),
+            writes_applied: 0,
+            now: Now {
+                mono_ms: 0,
+                wall_ms: 1_000,
+            },
+        }
+    }
+
+    /// Marks a node as down: every other node learns it is unreachable.
+    fn kill(&mut self, node: NodeId) {
+        self.down.insert(node);
+        for core in self.cores.values_mut() {
+            core.set_reachable(node, false);
+        }
+    }
+
+    fn request(
+        &mut self,
+        at: NodeId,
+        id: u64,
+        key: &str,
+        command: Command,
+        preset: Preset,
+    ) -> Reply {
+        let request = Request {
+            key: Key {
+                ns: NamespaceId(0),
+                key: key.as_bytes().to_vec(),
+            },
+            command,
+            consistency: Consistency::Preset(preset),
+            timeout_ms: 100,
+        };
+        self.cores
+            .get_mut(&at)
+            .unwrap()
+            .handle_request(self.now, id, request);
+        self.run();
+        if !self.replies.contains_key(&(at, id)) {
+            // Let time pass so the request can time out.
+            self.now.mono_ms += 1_000;
+            self.cores.get_mut(&at).unwrap().handle_timeout(self.now);
+            self.run();
+        }
+        self.replies
+            .remove(&(at, id))
+            .expect("every request is answered")
+    }
+
+    fn run(&mut self) {
+        loop {
+            let mut progressed = false;
+            let ids: Vec<NodeId> = self.cores.keys().copied().collect();
+            for id in ids {
+                progressed |= self.drain(id);
+            }
+            while let Some((from, to, message)) = self.inbox.pop_front() {
+                progressed = true;
+                if !self.silent.contains(&to) {
+                    self.cores
+                        .get_mut(&to)
+                        .unwrap()
+                        .handle_message(self.now, from, message);
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn drain(&mut self, id: NodeId) -> bool {
+        let mut progressed = false;
+        loop {
+            let core = self.cores.get_mut(&id).unwrap();
+            if let Some(t) = core.poll_transmit() {
+                progressed = true;
+                if self.down.contains(&t.to) {
+                    core.handle_send_failed(self.now, t);
+                } else {
+                    self.inbox.push_back((id, t.to, t.message));
+                }
+                continue;
+            }
+            if let Some(req) = core.poll_storage() {
+                progressed = true;
+                let store = self.stores.get_mut(&id).unwrap();
+                let result = match req.op {
+                    StorageOp::Read => StorageResult::Read(store.get(&req.key.key).cloned()),
+                    StorageOp::Apply(m) => {
+                        let previous = store.get(&req.key.key).cloned();
+                        let current = m.apply(previous.as_ref());
+                        store.insert(req.key.key.clone(), current.clone());
+                        self.writes_applied += 1;
+                        StorageResult::Applied { previous, current }
+                    }
+                };
+                core.handle_storage(self.now, req.token, result);
+                continue;
+            }
+            if let Some((rid, reply)) = core.poll_reply() {
+                progressed = true;
+                self.replies.insert((id, rid), reply);
+                continue;
+            }
+            return progressed;
+        }
+    }
+}
+
+fn put(v: &str) -> Command {
+    Command::Put {
+        value: Bytes::from(v.to_owned()),
+    }
+}
+
+fn value(reply: &Reply) -> Option<Bytes> {
+    match reply {
+        Reply::Value(o) => o.as_ref().and_then(|o| o.value().cloned()),
+        other => panic!("expected a value, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_quorum_write_through_one_node_is_read_through_another() {
+    let mut c = Cluster::new(3, 3);
+    assert_eq!(
+        c.request(NodeId(1), 1, "k", put("v"), Preset::Quorum),
+        Reply::Written { existed: false }
+    );
+    let got = c.request(NodeId(2), 2, "k", Command::Get, Preset::Quorum);
+    assert_eq!(value(&got).unwrap(), "v");
+    // Every primary holds it: N = 3 of 3 nodes.
+    for store in c.stores.values() {
+        assert_eq!(
+            store
+                .get(b"k".as_slice())
+                .and_then(|o| o.value().cloned())
+                .unwrap(),
+            "v"
+        );
+    }
+}
+
+#[test]
+fn overwrite_and_delete_report_what_existed() {
+    let mut c = Cluster::new(3, 3);
+    c.request(NodeId(1), 1, "k", put("a"), Preset::All);
+    assert_eq!(
+        c.request(NodeId(2), 2, "k", put("b"), Preset::All),
+        Reply::Written { existed: true }
+    );
+    assert_eq!(
+        value(&c.request(NodeId(3), 3, "k", Command::Get, Preset::One)).unwrap(),
+        "b"
+    );
+    assert_eq!(
+        c.request(NodeId(3), 4, "k", Command::Delete, Preset::All),
+        Reply::Written { existed: true }
+    );
+    assert_eq!(
+        value(&c.request(NodeId(1), 5, "k", Command::Get, Preset::All)),
+        None
+    );
+    assert_eq!(
+        c.request(NodeId(1), 6, "k", Command::Delete, Preset::All),
+        Reply::Written { existed: false }
+    );
+}
+
+#[test]
+fn with_one_node_down_quorum_works_and_all_is_unavailable_without_applying() {
+    let mut c = Cluster::new(3, 3);
+    c.request(NodeId(1), 1, "k", put("before"), Preset::All);
+    c.kill(NodeId(3));
+    assert_eq!(
+        c.request(NodeId(1), 2, "k", put("after"), Preset::Quorum),
+        Reply::Written { existed: true }
+    );
+    assert_eq!(
+        value(&c.request(NodeId(2), 3, "k", Command::Get, Preset::Quorum)).unwrap(),
+        "after"
+    );
+
+    let applied = c.writes_applied;
+    let reply = c.request(NodeId(1), 4, "k", put("never"), Preset::All);
+    assert_eq!(
+        reply,
+        Reply::Unavailable {
+            needed: 3,
+            reachable: 2
+        }
+    );
+    assert_eq!(
+        c.writes_applied, applied,
+        "an UNAVAILABLE write must not touch any replica"
+    );
+    assert_eq!(
+        c.request(NodeId(2), 5, "k", Command::Get, Preset::All),
+        Reply::Unavailable {
+            needed: 3,
+            reachable: 2
+        }
+    );
+}
+
+#[test]
+fn silent_replicas_make_a_write_time_out_as_indeterminate() {
+    let mut c = Cluster::new(3, 3);
+    // Node 3 stopped answering but nobody noticed yet: the write is sent, then times out.
+    c.silent.insert(NodeId(3));
+    let reply = c.request(NodeId(1), 1, "k", put("v"), Preset::All);
+    assert_eq!(reply, Reply::Timeout { acks: 2, needed: 3 });
+    // It was applied on the replicas that answered: TIMEOUT means "may have applied".
+    assert_eq!(
+        value(&c.request(NodeId(2), 2, "k", Command::Get, Preset::One)).unwrap(),
+        "v"
+    );
+}
+
+#[test]
+fn a_write_at_a_non_primary_is_forwarded_and_skips_a_dead_primary() {
+    let mut c = Cluster::new(5, 3);
+    let layout = c.cores[&NodeId(1)].layout().clone();
+    let partition = layout.partition_for_key(NamespaceId(0), b"k");
+    let list = layout.preference_list(partition, 3).unwrap();
+    let outsider = *list.fallbacks.first().unwrap();
+    let first = list.primaries[0];
+    // The outsider still believes the first primary is reachable, but sending to it fails.
+    c.down.insert(first);
+    let reply = c.request(outsider, 1, "k", put("v"), Preset::Quorum);
+    assert_eq!(reply, Reply::Written { existed: false });
+    assert!(
+        c.stores[&outsider].is_empty(),
+        "a non-primary stores nothing"
+    );
+    assert!(c.stores[&first].is_empty(), "the dead primary got nothing");
+    c.down.clear();
+    let reader = list.primaries[1];
+    assert_eq!(
+        value(&c.request(reader, 2, "k", Command::Get, Preset::Quorum)).unwrap(),
+        "v"
+    );
+}
+
+#[test]
+fn a_forward_with_no_primary_reachable_is_unavailable() {
+    let mut c = Cluster::new(5, 3);
+    let layout = c.cores[&NodeId(1)].layout().clone();
+    let list = layout
+        .preference_list(layout.partition_for_key(NamespaceId(0), b"k"), 3)
+        .unwrap();
+    let outsider = *list.fallbacks.first().unwrap();
+    for &p in list.primaries {
+        c.down.insert(p);
+    }
+    let reply = c.request(outsider, 1, "k", put("v"), Preset::One);
+    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    assert_eq!(c.writes_applied, 0);
+}
