@@ -1,0 +1,134 @@
+//! RESP commands: one file per command family, one table that describes them all.
+//!
+//! - `connection.rs`: PING, ECHO, HELLO, QUIT, SELECT, CLIENT.
+//! - `server.rs`: COMMAND, CONFIG GET, INFO — what clients call when they connect.
+//! - `strings.rs`: GET, SET, MGET, MSET.
+//! - `keys.rs`: DEL, EXISTS.
+//! - `consistency.rs`: CONSISTENCY (kvorum's extension).
+//! - `reply.rs`: how replication outcomes become RESP replies and errors.
+//!
+//! A handler runs synchronously on the connection's task and returns an [`Outcome`]: either the
+//! reply itself or a future of it. Data commands queue their requests with the replication
+//! driver *before* returning, so the futures of a pipelined batch run concurrently while the
+//! connection still writes their replies in order.
+
+mod connection;
+mod consistency;
+mod keys;
+mod reply;
+mod server;
+mod strings;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use kvorum_resp::Frame;
+
+use crate::session::{Session, Shared};
+
+/// The reply of one command, now or later.
+pub enum Outcome {
+    Now(Frame),
+    Later(Pin<Box<dyn Future<Output = Frame> + Send>>),
+}
+
+impl From<Frame> for Outcome {
+    fn from(frame: Frame) -> Self {
+        Outcome::Now(frame)
+    }
+}
+
+/// What a handler may use: the node and this connection's state.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub session: &'a mut Session,
+}
+
+type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Outcome;
+
+/// One command as `COMMAND` describes it, and its handler.
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Redis convention: `n` = exactly n arguments including the name; `-n` = at least n.
+    pub arity: i64,
+    pub flags: &'static [&'static str],
+    /// Position of the first key, of the last key (-1: the last argument), and the step.
+    pub keys: (i64, i64, i64),
+    handler: Handler,
+}
+
+const fn spec(
+    name: &'static str,
+    arity: i64,
+    flags: &'static [&'static str],
+    keys: (i64, i64, i64),
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec { name, arity, flags, keys, handler }
+}
+
+const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
+
+/// Every command the node serves.
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("ping", -1, &["fast", "stale"], NO_KEYS, connection::ping),
+    spec("echo", 2, &["fast", "stale"], NO_KEYS, connection::echo),
+    spec("hello", -1, &["noscript", "loading", "stale", "fast", "no_auth"], NO_KEYS, connection::hello),
+    spec("quit", -1, &["fast", "no_auth"], NO_KEYS, connection::quit),
+    spec("select", 2, &["loading", "stale", "fast"], NO_KEYS, connection::select),
+    spec("client", -2, &["noscript", "loading", "stale"], NO_KEYS, connection::client),
+    spec("command", -1, &["loading", "stale"], NO_KEYS, server::command),
+    spec("config", -2, &["admin", "noscript", "loading", "stale"], NO_KEYS, server::config),
+    spec("info", -1, &["loading", "stale"], NO_KEYS, server::info),
+    spec("get", 2, &["readonly", "fast"], (1, 1, 1), strings::get),
+    spec("set", 3, &["write", "denyoom"], (1, 1, 1), strings::set),
+    spec("mget", -2, &["readonly", "fast"], (1, -1, 1), strings::mget),
+    spec("mset", -3, &["write", "denyoom"], (1, -1, 2), strings::mset),
+    spec("del", -2, &["write"], (1, -1, 1), keys::del),
+    spec("exists", -2, &["readonly", "fast"], (1, -1, 1), keys::exists),
+    spec("consistency", -1, &["fast", "stale"], NO_KEYS, consistency::consistency),
+];
+
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Runs one command (`args[0]` is its name).
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let Some(name) = args.first() else {
+        return Frame::error("ERR empty command").into();
+    };
+    let Some(spec) = lookup(name) else {
+        return Frame::error(unknown_command(name, &args[1..])).into();
+    };
+    let n = args.len() as i64;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return wrong_arity(spec.name).into();
+    }
+    (spec.handler)(ctx, args)
+}
+
+pub fn wrong_arity(name: &str) -> Frame {
+    Frame::error(format!("ERR wrong number of arguments for '{name}' command"))
+}
+
+pub fn syntax_error() -> Frame {
+    Frame::error("ERR syntax error")
+}
+
+fn unknown_command(name: &[u8], rest: &[Bytes]) -> String {
+    let mut message = format!("ERR unknown command '{}', with args beginning with: ", printable(name));
+    for arg in rest.iter().take(8) {
+        message.push_str(&format!("'{}' ", printable(arg)));
+    }
+    message
+}
+
+/// Text safe to put in a one-line error: at most 128 bytes, no control characters.
+pub fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(128)])
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}

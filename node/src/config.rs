@@ -1,0 +1,243 @@
+//! Node configuration: a TOML file, strict (`deny_unknown_fields`), units in field names.
+//!
+//! Relative paths in the file are resolved against the directory of the file itself, so a cluster
+//! folder can be moved as a whole. Every field but `node_id` has a default; docs/CONFIG.md lists
+//! them. [`NodeConfig::validate`] runs before anything binds or opens, so a bad value stops the
+//! node at start-up with the field's name.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use kvorum_consistency::Preset;
+use serde::{Deserialize, Serialize};
+
+use crate::storage::Durability;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's id: unique in the cluster, and named by its certificate.
+    pub node_id: u64,
+    /// Where the node keeps its data.
+    #[serde(default = "defaults::data_dir")]
+    pub data_dir: PathBuf,
+    /// RESP (Redis protocol) listener.
+    #[serde(default = "defaults::resp_listen")]
+    pub resp_listen: SocketAddr,
+    /// QUIC listener for peers.
+    #[serde(default = "defaults::peer_listen")]
+    pub peer_listen: SocketAddr,
+    /// Every other node of the cluster.
+    #[serde(default)]
+    pub peers: Vec<PeerEntry>,
+    /// Replicas per key (`N`). The same on every node.
+    #[serde(default = "defaults::replication_factor")]
+    pub replication_factor: usize,
+    /// log2 of the number of partitions (`Q = 2^bits`). Fixed at cluster creation.
+    #[serde(default = "defaults::partition_bits")]
+    pub partition_bits: u8,
+    /// `always` (group commit), `periodic:<ms>`, or `never`.
+    #[serde(default = "defaults::fsync")]
+    pub fsync: String,
+    /// How long a request waits for replicas before answering `-TIMEOUT`.
+    #[serde(default = "defaults::request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Consistency of a new RESP connection: `ONE`, `QUORUM` or `ALL`.
+    #[serde(default = "defaults::default_consistency")]
+    pub default_consistency: String,
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub peer: PeerTuning,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    pub id: u64,
+    /// The peer's QUIC address.
+    pub addr: SocketAddr,
+}
+
+/// PEM files of the cluster PKI (`kvorum dev` creates them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The cluster CA certificate: peers must present a certificate it signed.
+    pub ca_cert: PathBuf,
+    /// Directory holding this node's `node.pem` and `node-key.pem`.
+    pub node_dir: PathBuf,
+}
+
+/// Hard limits; a request over one is refused with an error naming it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open RESP connections; further ones get `-ERR max number of clients reached`.
+    pub max_connections: usize,
+    /// Largest RESP bulk string (a value or an argument).
+    pub max_bulk_bytes: usize,
+    /// Most elements in one RESP command.
+    pub max_array_len: usize,
+    /// Unparsed input buffered per connection before it is closed.
+    pub max_query_buffer_bytes: usize,
+    /// Largest key.
+    pub max_key_bytes: usize,
+    /// Commands of one connection in flight at once (pipelining depth).
+    pub max_pipeline: usize,
+    /// Requests queued for the replication core, all connections together.
+    pub max_queued_requests: usize,
+    /// Storage operations running at once.
+    pub max_storage_tasks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            max_bulk_bytes: 64 << 20,
+            max_array_len: 1 << 20,
+            max_query_buffer_bytes: 256 << 20,
+            max_key_bytes: 64 << 10,
+            max_pipeline: 1024,
+            max_queued_requests: 16_384,
+            max_storage_tasks: 256,
+        }
+    }
+}
+
+/// Peer transport settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeerTuning {
+    pub keep_alive_ms: u64,
+    /// A peer silent for this long is considered down.
+    pub idle_timeout_ms: u64,
+    pub max_frame_bytes: usize,
+    pub send_queue_len: usize,
+}
+
+impl Default for PeerTuning {
+    fn default() -> Self {
+        PeerTuning {
+            keep_alive_ms: crate::peer::config::DEFAULT_KEEP_ALIVE_MS,
+            idle_timeout_ms: crate::peer::config::DEFAULT_IDLE_TIMEOUT_MS,
+            max_frame_bytes: 80 << 20,
+            send_queue_len: crate::peer::config::DEFAULT_SEND_QUEUE_LEN,
+        }
+    }
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    pub fn data_dir() -> PathBuf {
+        PathBuf::from("data")
+    }
+    pub fn resp_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 6379))
+    }
+    pub fn peer_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 7379))
+    }
+    pub fn replication_factor() -> usize {
+        3
+    }
+    pub fn partition_bits() -> u8 {
+        kvorum_ring::DEFAULT_PARTITION_BITS
+    }
+    pub fn fsync() -> String {
+        "always".to_owned()
+    }
+    pub fn request_timeout_ms() -> u64 {
+        2_000
+    }
+    pub fn default_consistency() -> String {
+        "QUORUM".to_owned()
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid `{field}`: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl NodeConfig {
+    /// Reads, parses, resolves relative paths and validates a config file.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config: NodeConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut config.data_dir, &mut config.tls.ca_cert, &mut config.tls.node_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: String| Err(ConfigError::Invalid { field, reason });
+        let nodes = self.peers.len() + 1;
+        if self.replication_factor == 0 || self.replication_factor > nodes {
+            return invalid(
+                "replication_factor",
+                format!("must be between 1 and the number of nodes ({nodes}), got {}", self.replication_factor),
+            );
+        }
+        if self.partition_bits > kvorum_ring::MAX_PARTITION_BITS {
+            return invalid("partition_bits", format!("must be at most {}", kvorum_ring::MAX_PARTITION_BITS));
+        }
+        if let Err(e) = self.durability() {
+            return invalid("fsync", e);
+        }
+        if let Err(e) = self.consistency() {
+            return invalid("default_consistency", e.to_string());
+        }
+        if self.request_timeout_ms == 0 {
+            return invalid("request_timeout_ms", "must be at least 1".into());
+        }
+        let l = &self.limits;
+        for (field, value) in [
+            ("limits.max_connections", l.max_connections),
+            ("limits.max_bulk_bytes", l.max_bulk_bytes),
+            ("limits.max_array_len", l.max_array_len),
+            ("limits.max_query_buffer_bytes", l.max_query_buffer_bytes),
+            ("limits.max_key_bytes", l.max_key_bytes),
+            ("limits.max_pipeline", l.max_pipeline),
+            ("limits.max_queued_requests", l.max_queued_requests),
+            ("limits.max_storage_tasks", l.max_storage_tasks),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1".into());
+            }
+        }
+        if self.peer.max_frame_bytes <= l.max_bulk_bytes {
+            return invalid(
+                "peer.max_frame_bytes",
+                "must be larger than limits.max_bulk_bytes, or a large value could not be replicated".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn durability(&self) -> Result<Durability, String> {
+        self.fsync.parse::<Durability>().map_err(|e| e.to_string())
+    }
+
+    pub fn consistency(&self) -> Result<Preset, kvorum_consistency::LevelError> {
+        self.default_consistency.parse()
+    }
+}

@@ -1,0 +1,37 @@
+//! The kvorum server: the library behind the `kvorum` binary (`main.rs`).
+//!
+//! # Layout
+//! - `main.rs` (the binary): command line (`server`, `dev`), logging, exit codes.
+//! - `config.rs`: the node's TOML configuration and its validation.
+//! - `server.rs`: one node's start-up, task ownership and shutdown.
+//! - `dev.rs`: `kvorum dev`, a local cluster of child processes on loopback.
+//! - `driver.rs`: the task that drives the sans-IO replication core (`kvorum-consistency`) with
+//!   the peer mesh and storage.
+//! - `listener.rs`: RESP connections, pipelining, limits; `session.rs`: per-connection and
+//!   per-node state; `commands/`: one file per RESP command family.
+//! - `peer/`: QUIC + mutual TLS transport between nodes, cluster certificates, framing.
+//! - `storage/`: the `Storage` trait, engines (sled, memory) and group commit.
+//!
+//! docs/ARCHITECTURE.md draws the data flow of GET and SET through these pieces.
+
+pub mod commands;
+pub mod config;
+pub mod dev;
+pub mod driver;
+pub mod listener;
+pub mod peer;
+pub mod server;
+pub mod session;
+pub mod storage;
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

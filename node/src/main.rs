@@ -1,0 +1,70 @@
+//! `kvorum`: the kvorum server binary (`kvorum server`, `kvorum dev`). The code lives in the
+//! `kvorum_node` library; see its crate docs for the layout.
+
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kvorum_node::{config, dev, server};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "kvorum", version, about = "A replicated key-value store that speaks the Redis protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one node.
+    Server {
+        /// The node's TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run a local cluster on loopback, one child process per node.
+    Dev(dev::DevArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let result = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime").and_then(
+        |runtime| {
+            runtime.block_on(async {
+                match cli.command {
+                    Cmd::Server { config } => run_server(config).await,
+                    Cmd::Dev(args) => dev::run(args).await,
+                }
+            })
+        },
+    );
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvorum: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_server(path: PathBuf) -> anyhow::Result<()> {
+    let config = config::NodeConfig::load(&path)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if let Err(e) = kvorum_node::stop_signal().await {
+            tracing::error!(error = %e, "cannot listen for signals");
+        }
+        stop_tx.send_replace(true);
+    });
+    server::run(config, stop_rx).await
+}

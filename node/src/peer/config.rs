@@ -1,0 +1,204 @@
+//! Settings of the peer mesh, with their defaults and the checks that run before anything binds.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::error::PeerError;
+use super::frame::DEFAULT_MAX_FRAME_BYTES;
+use super::tls::TransportTuning;
+
+/// Default per-peer send queue length (frames).
+pub const DEFAULT_SEND_QUEUE_LEN: usize = 4096;
+/// Default length of the queue of received messages handed to the node (all peers together).
+pub const DEFAULT_RECV_QUEUE_LEN: usize = 4096;
+/// Default keep-alive interval.
+pub const DEFAULT_KEEP_ALIVE_MS: u64 = 500;
+/// Default idle timeout: a silent peer is declared gone after this long.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 3_000;
+/// Default bound on connection set-up (QUIC/TLS handshake plus the hello exchange).
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 3_000;
+/// Default reconnect backoff: first retry after `.0` ms, doubling up to `.1` ms.
+pub const DEFAULT_RECONNECT_BACKOFF_MS: (u64, u64) = (100, 5_000);
+/// Default cap on incoming connections being set up or served at once.
+pub const DEFAULT_MAX_INCOMING: usize = 256;
+
+/// Configuration of one node's peer mesh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// This node's id; must match the node certificate.
+    pub self_id: u64,
+    /// UDP address the QUIC endpoint binds (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The other nodes and their QUIC addresses. Only these may connect to us.
+    pub peers: Vec<(u64, SocketAddr)>,
+    /// Largest frame body accepted or sent.
+    pub max_frame_bytes: usize,
+    /// Frames queued per peer before `send` reports `QueueFull`.
+    pub send_queue_len: usize,
+    /// Received messages buffered before readers stop reading (QUIC flow control then slows the
+    /// senders down).
+    pub recv_queue_len: usize,
+    /// Keep-alive interval of every connection.
+    pub keep_alive_ms: u64,
+    /// A connection without any packet for this long is dead.
+    pub idle_timeout_ms: u64,
+    /// Bound on setting up one connection, from dialing to the end of the hello exchange.
+    pub handshake_timeout_ms: u64,
+    /// `(min, max)` reconnect delay; doubles after each failed attempt.
+    pub reconnect_backoff_ms: (u64, u64),
+    /// Incoming connections handled at once; further ones are refused.
+    pub max_incoming: usize,
+}
+
+impl PeerConfig {
+    /// A configuration with default limits and no peers yet.
+    pub fn new(self_id: u64, listen: SocketAddr) -> Self {
+        Self {
+            self_id,
+            listen,
+            peers: Vec::new(),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            send_queue_len: DEFAULT_SEND_QUEUE_LEN,
+            recv_queue_len: DEFAULT_RECV_QUEUE_LEN,
+            keep_alive_ms: DEFAULT_KEEP_ALIVE_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            reconnect_backoff_ms: DEFAULT_RECONNECT_BACKOFF_MS,
+            max_incoming: DEFAULT_MAX_INCOMING,
+        }
+    }
+
+    /// Checks every value, so that a bad setting fails at start-up with the field's name rather
+    /// than as a panic or a silent misbehaviour later.
+    pub fn validate(&self) -> Result<(), PeerError> {
+        let bad = |field: &'static str, reason: String| Err(PeerError::Config { field, reason });
+        if self.max_frame_bytes < 2 || u32::try_from(self.max_frame_bytes).is_err() {
+            return bad(
+                "max_frame_bytes",
+                format!("must be between 2 and {}", u32::MAX),
+            );
+        }
+        for (field, value) in [
+            ("send_queue_len", self.send_queue_len),
+            ("recv_queue_len", self.recv_queue_len),
+            ("max_incoming", self.max_incoming),
+        ] {
+            if value == 0 {
+                return bad(field, "must be at least 1".into());
+            }
+        }
+        if self.handshake_timeout_ms == 0 {
+            return bad("handshake_timeout_ms", "must be at least 1".into());
+        }
+        let (min, max) = self.reconnect_backoff_ms;
+        if min == 0 || min > max {
+            return bad(
+                "reconnect_backoff_ms",
+                format!("need 0 < min <= max, got ({min}, {max})"),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (id, _) in &self.peers {
+            if *id == self.self_id {
+                return bad("peers", format!("lists this node itself ({id})"));
+            }
+            if !seen.insert(*id) {
+                return bad("peers", format!("lists node {id} twice"));
+            }
+        }
+        // The keep-alive/idle relation is checked where the transport is built.
+        Ok(())
+    }
+
+    pub(super) fn tuning(&self) -> TransportTuning {
+        TransportTuning {
+            keep_alive: Duration::from_millis(self.keep_alive_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+        }
+    }
+
+    pub(super) fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+
+    pub(super) fn backoff(&self) -> (Duration, Duration) {
+        let (min, max) = self.reconnect_backoff_ms;
+        (Duration::from_millis(min), Duration::from_millis(max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> PeerConfig {
+        PeerConfig::new(1, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(base().validate().is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let cases: Vec<(&str, PeerConfig)> = vec![
+            (
+                "send_queue_len",
+                PeerConfig {
+                    send_queue_len: 0,
+                    ..base()
+                },
+            ),
+            (
+                "recv_queue_len",
+                PeerConfig {
+                    recv_queue_len: 0,
+                    ..base()
+                },
+            ),
+            (
+                "max_frame_bytes",
+                PeerConfig {
+                    max_frame_bytes: 1,
+                    ..base()
+                },
+            ),
+            (
+                "reconnect_backoff_ms",
+                PeerConfig {
+                    reconnect_backoff_ms: (10, 5),
+                    ..base()
+                },
+            ),
+            (
+                "handshake_timeout_ms",
+                PeerConfig {
+                    handshake_timeout_ms: 0,
+                    ..base()
+                },
+            ),
+            (
+                "peers",
+                PeerConfig {
+                    peers: vec![(1, base().listen)],
+                    ..base()
+                },
+            ),
+            (
+                "peers",
+                PeerConfig {
+                    peers: vec![(2, base().listen), (2, base().listen)],
+                    ..base()
+                },
+            ),
+        ];
+        for (field, cfg) in cases {
+            match cfg.validate() {
+                Err(PeerError::Config { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected a config error, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! [`Mesh`]: the handle the node uses to talk to its peers.
+//!
+//! **Two connections per pair.** Every node dials every peer and sends on the connection it
+//! dialed; it only reads from connections peers dialed to it. So each pair of nodes has two
+//! connections, one per direction. The alternative — one shared connection with a tie-break on
+//! who dials — needs a protocol to resolve simultaneous dials and a way to hand a connection
+//! between the dialing and accepting code paths. With one connection per direction the sender
+//! owns its connection outright: its lifetime is what `is_connected` reports, its single stream
+//! keeps messages in order, and a restart on either side heals without coordination. The cost, a
+//! second QUIC connection per pair, is a few kilobytes and one keep-alive per interval.
+//!
+//! **Tasks.** `start` spawns the accept loop and one connector per peer. All are owned by the mesh
+//! (one `JoinSet`) and all watch the same stop signal: the owner's `watch` channel, or
+//! [`Mesh::shutdown`], which also waits for them and releases the UDP port. Dropping the last
+//! `Mesh` handle aborts them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{info_span, warn, Instrument};
+
+use super::acceptor::run_accept_loop;
+use super::certs::NodeIdentity;
+use super::close::CloseReason;
+use super::config::PeerConfig;
+use super::connector::{run_connector, DialSettings, PeerSlot};
+use super::error::{PeerError, SendError};
+use super::frame::encode_frame;
+use super::stop::Stop;
+use super::tls::{self, PEER_ALPN};
+
+/// State shared by the mesh handle and the incoming-side tasks.
+pub(super) struct Shared<M> {
+    pub self_id: u64,
+    pub max_frame_bytes: usize,
+    pub handshake_timeout: Duration,
+    pub max_incoming: usize,
+    /// Configured peers; only these may connect, only these can be sent to.
+    peers: RwLock<HashMap<u64, Arc<PeerSlot>>>,
+    /// The live incoming connection of each peer.
+    incoming: Mutex<HashMap<u64, quinn::Connection>>,
+    /// Where received messages go.
+    pub inbound: mpsc::Sender<(u64, M)>,
+}
+
+impl<M> Shared<M> {
+    pub(super) fn is_peer(&self, id: u64) -> bool {
+        read(&self.peers).contains_key(&id)
+    }
+
+    fn slot(&self, id: u64) -> Option<Arc<PeerSlot>> {
+        read(&self.peers).get(&id).cloned()
+    }
+
+    /// Records `conn` as the incoming connection of `peer`; returns the one it replaces.
+    pub(super) fn register_incoming(
+        &self,
+        peer: u64,
+        conn: &quinn::Connection,
+    ) -> Option<quinn::Connection> {
+        lock(&self.incoming).insert(peer, conn.clone())
+    }
+
+    /// Forgets `conn` unless a newer connection of the same peer already replaced it.
+    pub(super) fn deregister_incoming(&self, peer: u64, conn: &quinn::Connection) {
+        let mut incoming = lock(&self.incoming);
+        if incoming.get(&peer).map(quinn::Connection::stable_id) == Some(conn.stable_id()) {
+            incoming.remove(&peer);
+        }
+    }
+}
+
+struct Inner<M> {
+    shared: Arc<Shared<M>>,
+    dial: Arc<DialSettings>,
+    local_addr: SocketAddr,
+    idle_timeout: Duration,
+    stop_tx: watch::Sender<bool>,
+    stop: Stop,
+    /// The runtime the mesh was started on; `add_peer` spawns there even when called from
+    /// outside it.
+    runtime: tokio::runtime::Handle,
+    /// Every background task of the mesh. Dropping it (with the last handle) aborts them.
+    tasks: Mutex<JoinSet<()>>,
+    /// Taken by `shutdown`, so the UDP socket is released even while handles remain.
+    endpoint: Mutex<Option<quinn::Endpoint>>,
+}
+
+/// The peer mesh of one node: authenticated QUIC connections to every configured peer.
+///
+/// Cheap to clone; all clones drive the same mesh.
+pub struct Mesh<M> {
+    inner: Arc<Inner<M>>,
+}
+
+impl<M> Clone for Mesh<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Mesh<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mesh")
+            .field("self_id", &self.inner.shared.self_id)
+            .field("local_addr", &self.inner.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> Mesh<M>
+where
+    M: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Binds the QUIC endpoint (server and client on one UDP socket), starts the accept loop and
+    /// one connector per configured peer. Messages from authenticated peers arrive on the
+    /// returned receiver as `(sender id, message)`, in order per sender.
+    ///
+    /// Setting `shutdown` to `true` stops all tasks; dropping its sender does not.
+    pub async fn start(
+        cfg: PeerConfig,
+        identity: NodeIdentity,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(Self, mpsc::Receiver<(u64, M)>), PeerError> {
+        cfg.validate()?;
+        if identity.node_id() != cfg.self_id {
+            return Err(PeerError::Config {
+                field: "self_id",
+                reason: format!(
+                    "is {} but the node certificate belongs to node {}",
+                    cfg.self_id,
+                    identity.node_id()
+                ),
+            });
+        }
+        let tuning = cfg.tuning();
+        let server = tls::server_config(&identity, &[PEER_ALPN], &tuning)?;
+        let client = tls::client_config(&identity, PEER_ALPN, &tuning)?;
+        let endpoint =
+            quinn::Endpoint::server(server, cfg.listen).map_err(|source| PeerError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let local_addr = endpoint.local_addr().map_err(|source| PeerError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+
+        let (inbound_tx, inbound_rx) = mpsc::channel(cfg.recv_queue_len);
+        let shared = Arc::new(Shared {
+            self_id: cfg.self_id,
+            max_frame_bytes: cfg.max_frame_bytes,
+            handshake_timeout: cfg.handshake_timeout(),
+            max_incoming: cfg.max_incoming,
+            peers: RwLock::new(HashMap::new()),
+            incoming: Mutex::new(HashMap::new()),
+            inbound: inbound_tx,
+        });
+        let dial = Arc::new(DialSettings {
+            self_id: cfg.self_id,
+            client,
+            max_frame_bytes: cfg.max_frame_bytes,
+            send_queue_len: cfg.send_queue_len,
+            handshake_timeout: cfg.handshake_timeout(),
+            backoff: cfg.backoff(),
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop = Stop::new(stop_rx, shutdown);
+
+        let mut tasks = JoinSet::new();
+        let span = info_span!("peer-accept", node = cfg.self_id, addr = %local_addr);
+        tasks.spawn(
+            run_accept_loop(endpoint.clone(), shared.clone(), stop.clone()).instrument(span),
+        );
+        let mesh = Self {
+            inner: Arc::new(Inner {
+                shared,
+                dial,
+                local_addr,
+                idle_timeout: tuning.idle_timeout,
+                stop_tx,
+                stop,
+                runtime: tokio::runtime::Handle::current(),
+                tasks: Mutex::new(tasks),
+                endpoint: Mutex::new(Some(endpoint)),
+            }),
+        };
+        for (id, addr) in cfg.peers {
+            mesh.add_peer(id, addr)?;
+        }
+        Ok((mesh, inbound_rx))
+    }
+
+    /// Adds a peer: it may connect to us from now on, and a connector starts dialing it.
+    pub fn add_peer(&self, id: u64, addr: SocketAddr) -> Result<(), PeerError> {
+        let inner = &self.inner;
+        let shared = &inner.shared;
+        let endpoint = lock(&inner.endpoint).clone().ok_or(PeerError::Stopped)?;
+        if inner.stop.is_set() {
+            return Err(PeerError::Stopped);
+        }
+        if id == shared.self_id {
+            return Err(PeerError::Config {
+                field: "peers",
+                reason: format!("cannot add this node itself ({id}) as a peer"),
+            });
+        }
+        let slot = Arc::new(PeerSlot::new(id, addr));
+        {
+            let mut peers = write(&shared.peers);
+            if peers.contains_key(&id) {
+                return Err(PeerError::Config {
+                    field: "peers",
+                    reason: format!("node {id} is already a peer"),
+                });
+            }
+            peers.insert(id, slot.clone());
+        }
+        let span = info_span!("peer-connector", node = shared.self_id, peer = id, addr = %addr);
+        let connector =
+            run_connector(slot, endpoint, inner.dial.clone(), inner.stop.clone()).instrument(span);
+        lock(&inner.tasks).spawn_on(connector, &inner.runtime);
+        Ok(())
+    }
+
+    /// Queues `msg` for `to` without waiting. Every error means the message was definitely not
+    /// sent: no live connection (`NotConnected`), a full queue (`QueueFull`), an unknown peer, or
+    /// a message that cannot be framed. `Ok` means queued on a live connection, not delivered.
+    pub fn send(&self, to: u64, msg: &M) -> Result<(), SendError> {
+        let slot = self
+            .inner
+            .shared
+            .slot(to)
+            .ok_or(SendError::UnknownPeer { peer: to })?;
+        // Fail fast before paying for encoding.
+        if !slot.is_connected() {
+            return Err(SendError::NotConnected { peer: to });
+        }
+        let frame = encode_frame(msg, self.inner.shared.max_frame_bytes)
+            .map_err(|source| SendError::Frame { peer: to, source })?;
+        slot.try_send(frame)
+    }
+}
+
+impl<M> Mesh<M> {
+    /// Whether a live, authenticated connection to `peer` exists right now (one we dialed and the
+    /// peer accepted).
+    pub fn is_connected(&self, peer: u64) -> bool {
+        self.inner
+            .shared
+            .slot(peer)
+            .is_some_and(|slot| slot.is_connected())
+    }
+
+    /// The peers [`Mesh::is_connected`] is true for, in ascending order.
+    pub fn connected_peers(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = read(&self.inner.shared.peers)
+            .iter()
+            .filter(|(_, slot)| slot.is_connected())
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The address the endpoint is bound to (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// This node's id.
+    pub fn self_id(&self) -> u64 {
+        self.inner.shared.self_id
+    }
+
+    /// Stops every task, closes all connections and releases the UDP socket. Queued messages that
+    /// were not yet written are dropped. Idempotent; other handles see a stopped mesh.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.stop_tx.send_replace(true);
+        let mut tasks = std::mem::take(&mut *lock(&inner.tasks));
+        while let Some(done) = tasks.join_next().await {
+            if let Err(error) = done {
+                warn!(node = inner.shared.self_id, %error, "peer task failed");
+            }
+        }
+        let endpoint = lock(&inner.endpoint).take();
+        if let Some(endpoint) = endpoint {
+            let shutdown = CloseReason::Shutdown;
+            endpoint.close(shutdown.code(), shutdown.text().as_bytes());
+            // Let the close frames go out; a peer that never answers is given up on after the
+            // idle timeout.
+            let _ = tokio::time::timeout(inner.idle_timeout, endpoint.wait_idle()).await;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Guarded values are replaced whole, never left half-updated: a poisoned lock is usable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}

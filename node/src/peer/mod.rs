@@ -1,0 +1,66 @@
+//! Peer transport: authenticated, ordered message delivery between the nodes of a cluster.
+//!
+//! The node hands [`Mesh`] messages for other nodes and receives theirs; everything about QUIC,
+//! TLS, framing and reconnecting stays in here. The module is generic over the message type, so
+//! the replication protocol defines its messages elsewhere.
+//!
+//! # Layout
+//!
+//! - [`certs`] — the cluster PKI on disk: [`ClusterCa`] issues node certificates,
+//!   [`NodeIdentity`] is what a node presents and trusts.
+//! - [`tls`] — rustls/quinn server and client configuration, ALPN, keep-alive and idle timeout.
+//! - [`frame`] — the wire codec for one message on a stream.
+//! - [`config`] — [`PeerConfig`], defaults and validation.
+//! - [`mesh`] — [`Mesh`], the handle: start, send, connection state, shutdown.
+//! - `connector` — one task per peer that dials, pumps the send queue and reconnects.
+//! - `acceptor` — the accept loop and the per-connection readers.
+//! - `handshake` — the hello exchange that binds a connection to a verified node id.
+//! - `close`, `stop` — close codes and the shared stop signal.
+//! - [`error`] — [`PeerError`] (set-up), [`SendError`] (not sent), [`FrameError`] (bad frame).
+//!
+//! # Wire format
+//!
+//! QUIC with ALPN `kvorum-peer/1` ([`PEER_ALPN`]). The dialer opens one bidirectional stream per
+//! connection; each side first sends a `Hello { node_id }` frame, then the dialer sends its
+//! messages on that stream, one frame each, in order. A frame is
+//! `[u32 big-endian body length][body]` with body `[version byte = 1][rmp-serde named encoding]`.
+//! A body longer than `max_frame_bytes` (default 64 MiB) is refused before it is read; an unknown
+//! version byte or an undecodable payload is an error. Any frame error closes the connection
+//! with an application close code; nothing in the process panics.
+//!
+//! # Identity
+//!
+//! One CA per cluster. Node `id` owns the certificate whose DNS subject alternative name is
+//! `n{id}.kvorum.internal`. Both TLS sides require a certificate from the cluster CA: the dialer
+//! checks the server certificate against the name of the node it dials; the acceptor checks that
+//! the client certificate names the node id the client claims in its hello, and that this id is
+//! a configured peer. Connections failing any check are closed before a message is read.
+//!
+//! # Delivery semantics
+//!
+//! Messages from one sender arrive in the order they were sent, at most once. `send` never waits:
+//! it fails at once when there is no live connection or the peer's bounded queue is full. Messages
+//! queued on a connection that dies are dropped (see `connector`); callers rely on their own
+//! timeouts for anything that was accepted by `send` but not answered.
+
+pub mod certs;
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod mesh;
+pub mod tls;
+
+mod acceptor;
+mod close;
+mod connector;
+mod handshake;
+mod stop;
+
+#[cfg(test)]
+mod tests;
+
+pub use certs::{cert_names_node, node_dns_name, ClusterCa, NodeIdentity};
+pub use config::PeerConfig;
+pub use error::{FrameError, PeerError, SendError};
+pub use mesh::Mesh;
+pub use tls::PEER_ALPN;

@@ -1,0 +1,144 @@
+//! TLS and QUIC configuration for the peer endpoint.
+//!
+//! Both directions authenticate with the cluster CA and nothing else:
+//! - the server side *requires* a client certificate signed by the cluster CA
+//!   (`WebPkiClientVerifier`); clients without one, or with one from another CA, fail the TLS
+//!   handshake;
+//! - the client side trusts only the cluster CA and checks the server certificate against the
+//!   name `n{id}.kvorum.internal` of the peer it meant to dial, so it cannot be talked into
+//!   sending a peer's messages to another node.
+//!
+//! The crypto provider is passed explicitly (`builder_with_provider`, ring) instead of relying on
+//! a process-wide default: the binary compiles in exactly one provider and never depends on
+//! which code happened to install one first. QUIC needs TLS 1.3, so only that version is offered.
+//!
+//! ALPN selects the protocol spoken on a connection. The server lists every protocol it serves
+//! (today only [`PEER_ALPN`]; the native client protocol will add its own), and the accept loop
+//! dispatches on the negotiated value.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{IdleTimeout, TransportConfig, VarInt};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+
+use super::certs::NodeIdentity;
+use super::error::PeerError;
+
+/// ALPN of the node-to-node protocol, version 1.
+pub const PEER_ALPN: &[u8] = b"kvorum-peer/1";
+
+/// Liveness settings of every peer connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransportTuning {
+    /// How often an otherwise idle connection sends a keep-alive (must be below `idle_timeout`).
+    pub keep_alive: Duration,
+    /// How long without any packet from the peer before the connection is considered dead. This
+    /// bounds how long a crashed or partitioned peer still looks connected.
+    pub idle_timeout: Duration,
+}
+
+impl Default for TransportTuning {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_millis(500),
+            idle_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The crypto provider used for every peer connection (ring).
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Server side of the endpoint: presents the node certificate, requires a client certificate
+/// from the cluster CA, and offers `alpn_protocols`.
+pub fn server_config(
+    identity: &NodeIdentity,
+    alpn_protocols: &[&[u8]],
+    tuning: &TransportTuning,
+) -> Result<quinn::ServerConfig, PeerError> {
+    let provider = crypto_provider();
+    let roots = Arc::new(cluster_roots(identity)?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|source| PeerError::Verifier { source })?;
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(identity.cert_chain().to_vec(), identity.key().clone_key())
+        .map_err(tls_err)?;
+    tls.alpn_protocols = alpn_protocols.iter().map(|p| p.to_vec()).collect();
+    let quic =
+        QuicServerConfig::try_from(tls).map_err(|source| PeerError::QuicCrypto { source })?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    // A peer connection carries one client-opened bidirectional stream (see `handshake`); no
+    // other streams are allowed, so a peer cannot pile up unread streams.
+    let mut transport = transport(tuning)?;
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(1));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    config.transport_config(Arc::new(transport));
+    Ok(config)
+}
+
+/// Client side of the endpoint: presents the node certificate, trusts only the cluster CA and
+/// speaks `alpn`.
+pub fn client_config(
+    identity: &NodeIdentity,
+    alpn: &[u8],
+    tuning: &TransportTuning,
+) -> Result<quinn::ClientConfig, PeerError> {
+    let roots = cluster_roots(identity)?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(identity.cert_chain().to_vec(), identity.key().clone_key())
+        .map_err(tls_err)?;
+    tls.alpn_protocols = vec![alpn.to_vec()];
+    let quic =
+        QuicClientConfig::try_from(tls).map_err(|source| PeerError::QuicCrypto { source })?;
+    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    // The server never opens streams towards the dialer.
+    let mut transport = transport(tuning)?;
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(0));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    config.transport_config(Arc::new(transport));
+    Ok(config)
+}
+
+fn transport(tuning: &TransportTuning) -> Result<TransportConfig, PeerError> {
+    if tuning.keep_alive.is_zero() || tuning.keep_alive >= tuning.idle_timeout {
+        return Err(PeerError::Config {
+            field: "keep_alive_ms",
+            reason: format!(
+                "must be above 0 and below the idle timeout ({} ms), got {} ms",
+                tuning.idle_timeout.as_millis(),
+                tuning.keep_alive.as_millis()
+            ),
+        });
+    }
+    let idle = IdleTimeout::try_from(tuning.idle_timeout).map_err(|e| PeerError::Config {
+        field: "idle_timeout_ms",
+        reason: e.to_string(),
+    })?;
+    let mut transport = TransportConfig::default();
+    transport.keep_alive_interval(Some(tuning.keep_alive));
+    transport.max_idle_timeout(Some(idle));
+    Ok(transport)
+}
+
+fn cluster_roots(identity: &NodeIdentity) -> Result<RootCertStore, PeerError> {
+    let mut roots = RootCertStore::empty();
+    roots.add(identity.ca_cert().clone()).map_err(tls_err)?;
+    Ok(roots)
+}
+
+fn tls_err(source: rustls::Error) -> PeerError {
+    PeerError::Tls { source }
+}

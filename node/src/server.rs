@@ -1,0 +1,167 @@
+//! `kvorum server`: one node, from its config to a clean stop.
+//!
+//! Start-up opens storage, checks the node's identity and the cluster layout against what the
+//! data dir recorded, starts group commit, the peer mesh, the replication driver and the RESP
+//! listener. Every task is owned here and stops on the shutdown signal, in reverse order, ending
+//! with a final fsync.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use kvorum_consistency::{Core, CoreConfig};
+use kvorum_ring::{Layout, NodeId};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::NodeConfig;
+use crate::driver::{self, DriverParts};
+use crate::listener::{self, ListenerLimits};
+use crate::peer::{Mesh, NodeIdentity, PeerConfig};
+use crate::session::Shared;
+use crate::storage::{GroupCommit, SledStorage, Storage};
+
+/// Metadata records of the data dir.
+const META_NODE_ID: &str = "node_id";
+const META_LAYOUT: &str = "layout";
+/// Version byte in front of every metadata record this module writes.
+const META_VERSION: u8 = 1;
+
+/// Runs a node until `shutdown` turns true.
+pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let node = NodeId(config.node_id);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let storage: Arc<dyn Storage> = Arc::new(
+        SledStorage::open(&config.data_dir.join("db"))
+            .with_context(|| format!("opening storage in {}", config.data_dir.display()))?,
+    );
+    check_identity(storage.as_ref(), node)?;
+    let layout = cluster_layout(&config)?;
+    check_layout(storage.as_ref(), &layout)?;
+
+    let durability = config.durability().map_err(anyhow::Error::msg)?;
+    let (commit, commit_task) = GroupCommit::start(storage.clone(), durability);
+
+    let identity = NodeIdentity::load(config.node_id, &config.tls.node_dir, &config.tls.ca_cert)
+        .context("loading the node certificate")?;
+    let mut peer_config = PeerConfig::new(config.node_id, config.peer_listen);
+    peer_config.peers = config.peers.iter().map(|p| (p.id, p.addr)).collect();
+    peer_config.keep_alive_ms = config.peer.keep_alive_ms;
+    peer_config.idle_timeout_ms = config.peer.idle_timeout_ms;
+    peer_config.max_frame_bytes = config.peer.max_frame_bytes;
+    peer_config.send_queue_len = config.peer.send_queue_len;
+    let (mesh, incoming) = Mesh::start(peer_config, identity, shutdown.clone())
+        .await
+        .context("starting the peer transport")?;
+
+    let core = Core::new(CoreConfig { node, replication: config.replication_factor }, layout);
+    let (driver, driver_task) = driver::spawn(DriverParts {
+        core,
+        mesh: mesh.clone(),
+        incoming,
+        storage: storage.clone(),
+        commit: commit.clone(),
+        queue_len: config.limits.max_queued_requests,
+        max_storage_tasks: config.limits.max_storage_tasks,
+        shutdown: shutdown.clone(),
+    });
+
+    let listener = TcpListener::bind(config.resp_listen)
+        .await
+        .with_context(|| format!("binding the RESP listener on {}", config.resp_listen))?;
+    let shared = Arc::new(Shared::new(
+        node,
+        driver,
+        config.request_timeout_ms,
+        config.consistency()?,
+        config.limits.max_key_bytes,
+        config.replication_factor,
+        config.fsync.clone(),
+    ));
+    let limits = ListenerLimits {
+        resp: kvorum_resp::Limits {
+            max_bulk_bytes: config.limits.max_bulk_bytes,
+            max_array_len: config.limits.max_array_len,
+            ..kvorum_resp::Limits::default()
+        },
+        max_connections: config.limits.max_connections,
+        max_query_buffer_bytes: config.limits.max_query_buffer_bytes,
+        max_pipeline: config.limits.max_pipeline,
+    };
+    let listener_task = tokio::spawn(listener::run(listener, shared, limits, shutdown.clone()));
+    tracing::info!(
+        node = %node,
+        resp = %config.resp_listen,
+        peer = %mesh.local_addr(),
+        fsync = %durability,
+        "kvorum node ready"
+    );
+
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    tracing::info!(node = %node, "shutting down");
+    let _ = listener_task.await;
+    let _ = driver_task.await;
+    mesh.shutdown().await;
+    commit.shutdown().await.context("final fsync")?;
+    let _ = commit_task.await;
+    storage.sync().context("final sync")?;
+    tracing::info!(node = %node, "stopped");
+    Ok(())
+}
+
+/// The layout every node computes from the same configured membership.
+fn cluster_layout(config: &NodeConfig) -> anyhow::Result<Layout> {
+    let mut nodes: Vec<NodeId> = config.peers.iter().map(|p| NodeId(p.id)).collect();
+    nodes.push(NodeId(config.node_id));
+    nodes.sort();
+    let width = u8::try_from(config.replication_factor.max(kvorum_ring::DEFAULT_WIDTH as usize))
+        .context("replication_factor is too large")?;
+    Ok(Layout::initial(&nodes, config.partition_bits, width)?)
+}
+
+/// A data dir belongs to one node forever.
+fn check_identity(storage: &dyn Storage, node: NodeId) -> anyhow::Result<()> {
+    match storage.get_meta(META_NODE_ID)? {
+        None => {
+            let mut record = vec![META_VERSION];
+            record.extend_from_slice(&node.0.to_be_bytes());
+            storage.put_meta(META_NODE_ID, &record)?;
+            storage.sync()?;
+            Ok(())
+        }
+        Some(record) => {
+            let stored = match record.as_slice() {
+                [META_VERSION, rest @ ..] => rest.try_into().ok().map(u64::from_be_bytes),
+                _ => None,
+            };
+            match stored {
+                Some(id) if id == node.0 => Ok(()),
+                Some(id) => bail!("this data dir belongs to node {id}, not to node {}", node.0),
+                None => bail!("the node identity record of this data dir is corrupt"),
+            }
+        }
+    }
+}
+
+/// Placement must not change under existing data until rebalancing exists: a node started with
+/// another membership than its data was written under refuses to start.
+fn check_layout(storage: &dyn Storage, layout: &Layout) -> anyhow::Result<()> {
+    let mut encoded = vec![META_VERSION];
+    encoded.extend(rmp_serde::to_vec(layout).context("encoding the layout")?);
+    match storage.get_meta(META_LAYOUT)? {
+        None => {
+            storage.put_meta(META_LAYOUT, &encoded)?;
+            storage.sync()?;
+            Ok(())
+        }
+        Some(stored) if stored == encoded => Ok(()),
+        Some(_) => bail!(
+            "the cluster membership or partition count differs from the one this data dir was \
+             written under; changing membership is not supported yet"
+        ),
+    }
+}

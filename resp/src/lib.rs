@@ -1,0 +1,59 @@
+//! RESP2/RESP3 codec for kvorum, shared by the node's RESP server, the Jepsen harness and the
+//! bench tool.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: this overview and the public re-exports.
+//! - `limits.rs`: [`Limits`], the hard caps every decoder enforces.
+//! - `error.rs`: [`ProtocolError`], whose `Display` is the text the server sends as `-ERR`.
+//! - `frame.rs`: [`Frame`], one RESP value, and [`Protocol`], the dialect of a connection.
+//! - `parse.rs`: cursor helpers shared by both decoders (lines, bulk payloads, integers).
+//! - `command.rs`: [`parse_command`], the server's request decoder (arrays and inline lines).
+//! - `inline.rs`: splitting inline command lines into words, quotes included.
+//! - `decode.rs`: [`parse_frame`], the client's decoder for any RESP2/RESP3 reply.
+//! - `encode.rs`: [`Frame::encode`] for either protocol, and [`encode_command`].
+//!
+//! # Design
+//!
+//! **Sans-IO.** Decoders take the connection's `BytesMut` read buffer and either consume one
+//! complete command or frame from its front, or return `Ok(None)` and leave it alone until more
+//! bytes arrive. Pipelining is just calling again. Nothing here touches a socket.
+//!
+//! **Zero-copy.** Payloads are never copied: once a command or frame is known to be complete,
+//! its bytes are split off the buffer and frozen (`BytesMut::split_to(..).freeze()`), and each
+//! argument or bulk string is a `Bytes` cut from them (`Bytes::slice_ref`), sharing the
+//! allocation the socket read into. Only inline words with quotes are copied, since unescaping
+//! changes them.
+//!
+//! **Check, then build.** Each decoder walks its input twice with the same code: once to learn
+//! whether it is complete, valid and within [`Limits`], allocating nothing in proportion to the
+//! declared sizes; then over the frozen bytes to build the result (mini-redis's `check` and
+//! `parse`, but sharing one grammar). Every declared length is checked against its limit when
+//! its header arrives, so a peer cannot make us reserve memory it has not sent, and nested
+//! frames are walked with an explicit stack bounded by the nesting limit.
+//!
+//! **Never panics on input.** All reads go through bounds-checked accessors and checked
+//! arithmetic; any malformed input is a [`ProtocolError`]. Errors use Redis's wording where
+//! Redis has one, so clients and operators recognise them.
+//!
+//! RESP itself has no version byte: the dialect of a connection is chosen by `HELLO`, and is
+//! carried here as [`Protocol`].
+
+mod command;
+mod decode;
+mod encode;
+mod error;
+mod frame;
+mod inline;
+mod limits;
+mod parse;
+
+pub use command::parse_command;
+pub use decode::parse_frame;
+pub use encode::encode_command;
+pub use error::ProtocolError;
+pub use frame::{Frame, Protocol};
+pub use limits::{
+    Limits, DEFAULT_MAX_ARRAY_LEN, DEFAULT_MAX_BULK_BYTES, DEFAULT_MAX_INLINE_BYTES,
+    DEFAULT_MAX_NESTING_DEPTH,
+};
