@@ -163,7 +163,10 @@ mod defaults {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid `{field}`: {reason}")]
@@ -173,12 +176,20 @@ pub enum ConfigError {
 impl NodeConfig {
     /// Reads, parses, resolves relative paths and validates a config file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let mut config: NodeConfig = toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut config.data_dir, &mut config.tls.ca_cert, &mut config.tls.node_dir] {
+        for p in [
+            &mut config.data_dir,
+            &mut config.tls.ca_cert,
+            &mut config.tls.node_dir,
+        ] {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -194,11 +205,17 @@ impl NodeConfig {
         if self.replication_factor == 0 || self.replication_factor > nodes {
             return invalid(
                 "replication_factor",
-                format!("must be between 1 and the number of nodes ({nodes}), got {}", self.replication_factor),
+                format!(
+                    "must be between 1 and the number of nodes ({nodes}), got {}",
+                    self.replication_factor
+                ),
             );
         }
         if self.partition_bits > kvorum_ring::MAX_PARTITION_BITS {
-            return invalid("partition_bits", format!("must be at most {}", kvorum_ring::MAX_PARTITION_BITS));
+            return invalid(
+                "partition_bits",
+                format!("must be at most {}", kvorum_ring::MAX_PARTITION_BITS),
+            );
         }
         if let Err(e) = self.durability() {
             return invalid("fsync", e);

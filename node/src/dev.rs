@@ -56,13 +56,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         bail!("--nodes must be at least 1");
     }
     if args.replication == 0 || args.replication > args.nodes as usize {
-        bail!("--replication must be between 1 and --nodes ({})", args.nodes);
+        bail!(
+            "--replication must be between 1 and --nodes ({})",
+            args.nodes
+        );
     }
     let last_port = u32::from(args.base_port) + 3000 + u32::from(args.nodes);
     if last_port > u32::from(u16::MAX) {
-        bail!("--base-port {} leaves no room for {} nodes (ports up to base+3000+nodes)", args.base_port, args.nodes);
+        bail!(
+            "--base-port {} leaves no room for {} nodes (ports up to base+3000+nodes)",
+            args.base_port,
+            args.nodes
+        );
     }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let configs = prepare(&data_dir, &args)?;
 
@@ -70,7 +78,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut children = Vec::new();
     for (id, path) in &configs {
         let log_path = path.with_file_name("node.log");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
         let child = Command::new(&exe)
             .arg("server")
             .arg("--config")
@@ -81,7 +92,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting node {id}"))?;
-        children.push(DevNode { id: *id, child: Some(child), log: log_path });
+        children.push(DevNode {
+            id: *id,
+            child: Some(child),
+            log: log_path,
+        });
     }
     print_banner(&data_dir, &args, &children);
     supervise(children).await
@@ -95,7 +110,12 @@ struct DevNode {
 
 /// Creates (or checks) the cluster folder and returns each node's config path.
 fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
-    let wanted = DevCluster { format: 1, nodes: args.nodes, base_port: args.base_port, replication: args.replication };
+    let wanted = DevCluster {
+        format: 1,
+        nodes: args.nodes,
+        base_port: args.base_port,
+        replication: args.replication,
+    };
     let marker = dir.join("cluster.toml");
     if marker.exists() {
         let found: DevCluster = toml::from_str(&std::fs::read_to_string(&marker)?)
@@ -112,7 +132,11 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
         }
     }
     let tls = dir.join("tls");
-    let ca = if tls.join("ca.pem").exists() { ClusterCa::load(&tls)? } else { ClusterCa::create(&tls)? };
+    let ca = if tls.join("ca.pem").exists() {
+        ClusterCa::load(&tls)?
+    } else {
+        ClusterCa::create(&tls)?
+    };
     let ids: Vec<u64> = (1..=u64::from(args.nodes)).collect();
     let mut configs = Vec::new();
     for (i, &id) in ids.iter().enumerate() {
@@ -132,14 +156,20 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
                 .iter()
                 .enumerate()
                 .filter(|(_, &other)| other != id)
-                .map(|(j, &other)| PeerEntry { id: other, addr: ([127, 0, 0, 1], args.base_port + 1000 + j as u16).into() })
+                .map(|(j, &other)| PeerEntry {
+                    id: other,
+                    addr: ([127, 0, 0, 1], args.base_port + 1000 + j as u16).into(),
+                })
                 .collect(),
             replication_factor: args.replication,
             partition_bits: kvorum_ring::DEFAULT_PARTITION_BITS,
             fsync: args.fsync.clone(),
             request_timeout_ms: 2_000,
             default_consistency: "QUORUM".into(),
-            tls: TlsConfig { ca_cert: PathBuf::from("../tls/ca.pem"), node_dir: PathBuf::from(format!("../tls/n{id}")) },
+            tls: TlsConfig {
+                ca_cert: PathBuf::from("../tls/ca.pem"),
+                node_dir: PathBuf::from(format!("../tls/n{id}")),
+            },
             limits: Default::default(),
             peer: Default::default(),
         };
@@ -157,7 +187,12 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
 }
 
 fn print_banner(dir: &Path, args: &DevArgs, nodes: &[DevNode]) {
-    println!("kvorum dev cluster: {} nodes, N={} replicas per key, data in {}", args.nodes, args.replication, dir.display());
+    println!(
+        "kvorum dev cluster: {} nodes, N={} replicas per key, data in {}",
+        args.nodes,
+        args.replication,
+        dir.display()
+    );
     for (i, node) in nodes.iter().enumerate() {
         let i = i as u16;
         println!(
@@ -206,11 +241,16 @@ async fn supervise(mut nodes: Vec<DevNode>) -> anyhow::Result<()> {
         }
     }
     for node in nodes.iter_mut() {
-        let Some(child) = node.child.as_mut() else { continue };
+        let Some(child) = node.child.as_mut() else {
+            continue;
+        };
         match tokio::time::timeout(GRACE, child.wait()).await {
             Ok(_) => {}
             Err(_) => {
-                println!("node n{} did not stop within {GRACE:?}; killing it", node.id);
+                println!(
+                    "node n{} did not stop within {GRACE:?}; killing it",
+                    node.id
+                );
                 let _ = child.kill().await;
             }
         }
@@ -228,7 +268,10 @@ fn signal(pid: u32, sig: libc::c_int) {
 }
 
 fn unsafe_free_kill(pid: libc::pid_t, sig: libc::c_int) -> std::io::Result<()> {
-    let status = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status()?;
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()?;
     if status.success() {
         Ok(())
     } else {

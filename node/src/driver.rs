@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kvorum_consistency::{
-    record, Core, Message, Mutation, Now, Object, Reply, Request, RequestId, StorageOp, StorageRequest,
-    StorageResult, StorageToken,
+    record, Core, Message, Mutation, Now, Object, Reply, Request, RequestId, StorageOp,
+    StorageRequest, StorageResult, StorageToken,
 };
 use kvorum_ring::NodeId;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
@@ -26,8 +26,14 @@ use crate::storage::{keys, GroupCommit, Storage, StorageError};
 
 /// What RESP connections and storage tasks send to the driver.
 enum Input {
-    Request { request: Request, reply: oneshot::Sender<Reply> },
-    Storage { token: StorageToken, result: StorageResult },
+    Request {
+        request: Request,
+        reply: oneshot::Sender<Reply>,
+    },
+    Storage {
+        token: StorageToken,
+        result: StorageResult,
+    },
 }
 
 /// A cheap, clonable way to submit requests to the driver.
@@ -45,10 +51,7 @@ impl DriverHandle {
     /// Queues a request *now* if the queue has room (so pipelined requests run concurrently);
     /// the returned future waits for room otherwise (back-pressure on clients rather than
     /// unbounded memory), then yields the receiver of the reply.
-    pub fn try_submit(
-        &self,
-        request: Request,
-    ) -> Queued {
+    pub fn try_submit(&self, request: Request) -> Queued {
         let (reply, rx) = oneshot::channel();
         let pending = match self.tx.try_send(Input::Request { request, reply }) {
             Ok(()) => None,
@@ -64,7 +67,9 @@ impl DriverHandle {
     }
 }
 
-type Queued = std::pin::Pin<Box<dyn std::future::Future<Output = Result<oneshot::Receiver<Reply>, DriverGone>> + Send>>;
+type Queued = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<oneshot::Receiver<Reply>, DriverGone>> + Send>,
+>;
 
 fn futures_ready(value: Result<oneshot::Receiver<Reply>, DriverGone>) -> Queued {
     Box::pin(std::future::ready(value))
@@ -128,7 +133,10 @@ impl Driver {
         let mut refresh = tokio::time::interval(REACHABILITY_REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.core.poll_timeout().map(|ms| self.started + Duration::from_millis(ms));
+            let deadline = self
+                .core
+                .poll_timeout()
+                .map(|ms| self.started + Duration::from_millis(ms));
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(input) => self.handle_input(input),
@@ -151,14 +159,28 @@ impl Driver {
     }
 
     fn now(&self) -> Now {
-        let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        Now { mono_ms: self.started.elapsed().as_millis() as u64, wall_ms }
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Now {
+            mono_ms: self.started.elapsed().as_millis() as u64,
+            wall_ms,
+        }
     }
 
     fn refresh_reachability(&mut self) {
-        let peers: Vec<NodeId> = self.core.layout().nodes().iter().copied().filter(|&n| n != self.core.node()).collect();
+        let peers: Vec<NodeId> = self
+            .core
+            .layout()
+            .nodes()
+            .iter()
+            .copied()
+            .filter(|&n| n != self.core.node())
+            .collect();
         for peer in peers {
-            self.core.set_reachable(peer, self.mesh.is_connected(peer.0));
+            self.core
+                .set_reachable(peer, self.mesh.is_connected(peer.0));
         }
     }
 
@@ -206,16 +228,24 @@ impl Driver {
         let slots = self.storage_slots.clone();
         let tx = self.self_tx.clone();
         tokio::spawn(async move {
-            let Ok(_slot) = slots.acquire_owned().await else { return };
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
             let token = request.token;
             let is_write = matches!(request.op, StorageOp::Apply(_));
             let result = tokio::task::spawn_blocking(move || execute(storage.as_ref(), &request))
                 .await
-                .unwrap_or_else(|e| StorageResult::Failed { reason: format!("storage task failed: {e}"), may_have_applied: true });
+                .unwrap_or_else(|e| StorageResult::Failed {
+                    reason: format!("storage task failed: {e}"),
+                    may_have_applied: true,
+                });
             let result = match result {
                 StorageResult::Applied { .. } if is_write => match commit.durable().await {
                     Ok(()) => result,
-                    Err(e) => StorageResult::Failed { reason: format!("fsync failed: {e}"), may_have_applied: true },
+                    Err(e) => StorageResult::Failed {
+                        reason: format!("fsync failed: {e}"),
+                        may_have_applied: true,
+                    },
                 },
                 other => other,
             };
@@ -242,10 +272,16 @@ fn execute(storage: &dyn Storage, request: &StorageRequest) -> StorageResult {
                 Ok(object) => StorageResult::Read(Some(object)),
                 Err(e) => {
                     tracing::error!(error = %e, "corrupt record");
-                    StorageResult::Failed { reason: format!("corrupt record: {e}"), may_have_applied: false }
+                    StorageResult::Failed {
+                        reason: format!("corrupt record: {e}"),
+                        may_have_applied: false,
+                    }
                 }
             },
-            Err(e) => StorageResult::Failed { reason: e.to_string(), may_have_applied: false },
+            Err(e) => StorageResult::Failed {
+                reason: e.to_string(),
+                may_have_applied: false,
+            },
         },
         StorageOp::Apply(mutation) => apply(storage, &key, mutation),
     }
@@ -255,21 +291,31 @@ fn apply(storage: &dyn Storage, key: &[u8], mutation: &Mutation) -> StorageResul
     let mut outcome: Option<(Option<Object>, Object)> = None;
     let result = storage.update(key, &mut |current| {
         let previous = match current {
-            Some(bytes) => Some(
-                record::decode_object(bytes)
-                    .map_err(|e| StorageError::Corrupt { what: format!("stored object: {e}") })?,
-            ),
+            Some(bytes) => {
+                Some(
+                    record::decode_object(bytes).map_err(|e| StorageError::Corrupt {
+                        what: format!("stored object: {e}"),
+                    })?,
+                )
+            }
             None => None,
         };
         let next = mutation.apply(previous.as_ref());
-        let encoded =
-            record::encode_object(&next).map_err(|e| StorageError::Corrupt { what: format!("encoding object: {e}") })?;
+        let encoded = record::encode_object(&next).map_err(|e| StorageError::Corrupt {
+            what: format!("encoding object: {e}"),
+        })?;
         outcome = Some((previous, next));
         Ok(Some(encoded))
     });
     match (result, outcome) {
         (Ok(_), Some((previous, current))) => StorageResult::Applied { previous, current },
-        (Ok(_), None) => StorageResult::Failed { reason: "update did not run".into(), may_have_applied: false },
-        (Err(e), _) => StorageResult::Failed { reason: e.to_string(), may_have_applied: false },
+        (Ok(_), None) => StorageResult::Failed {
+            reason: "update did not run".into(),
+            may_have_applied: false,
+        },
+        (Err(e), _) => StorageResult::Failed {
+            reason: e.to_string(),
+            may_have_applied: false,
+        },
     }
 }

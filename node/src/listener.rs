@@ -6,18 +6,22 @@
 //! then writes the replies in order and reads again. A protocol error answers `-ERR Protocol
 //! error: ...` and closes only that connection; an oversized declared length is refused at its
 //! header, before anything is allocated for it.
+//!
+//! Ordering: commands of one connection on the same key take effect in order (a command waits
+//! for earlier pending commands that share a key with it); commands on different keys in one
+//! pipeline run concurrently, so another client may see them applied in a different order.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use kvorum_resp::{parse_command, Frame, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use crate::commands::{dispatch, Ctx, Outcome};
+use crate::commands::{dispatch, keys_of, Ctx, Outcome};
 use crate::session::Shared;
 
 pub struct ListenerLimits {
@@ -29,7 +33,12 @@ pub struct ListenerLimits {
 
 /// Accepts RESP connections until shutdown. Connection tasks end when their client leaves or at
 /// shutdown.
-pub async fn run(listener: TcpListener, shared: Arc<Shared>, limits: ListenerLimits, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    limits: ListenerLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let span = tracing::info_span!("task", name = "resp-listener");
     let _enter = span.enter();
     let limits = Arc::new(limits);
@@ -79,6 +88,7 @@ async fn serve(
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut pending: VecDeque<Outcome> = VecDeque::new();
+    let mut pending_keys: HashSet<Bytes> = HashSet::new();
     loop {
         // Parse and dispatch every complete command (up to the pipeline limit).
         let mut protocol_error = None;
@@ -90,7 +100,15 @@ async fn serve(
             }
             match parse_command(&mut input, &limits.resp) {
                 Ok(Some(args)) => {
-                    let mut ctx = Ctx { shared, session: &mut session };
+                    if keys_of(&args).any(|k| pending_keys.contains(k)) {
+                        settle(&mut pending, session.protocol, &mut output).await;
+                        pending_keys.clear();
+                    }
+                    pending_keys.extend(keys_of(&args).cloned());
+                    let mut ctx = Ctx {
+                        shared,
+                        session: &mut session,
+                    };
                     pending.push_back(dispatch(&mut ctx, &args));
                 }
                 Ok(None) => break,
@@ -102,13 +120,8 @@ async fn serve(
         }
         // Replies in order. The protocol of each reply is the session's after all dispatched
         // commands, which only differs from Redis when HELLO is pipelined behind other commands.
-        while let Some(outcome) = pending.pop_front() {
-            let frame = match outcome {
-                Outcome::Now(frame) => frame,
-                Outcome::Later(future) => future.await,
-            };
-            frame.encode(session.protocol, &mut output);
-        }
+        settle(&mut pending, session.protocol, &mut output).await;
+        pending_keys.clear();
         if let Some(e) = &protocol_error {
             e.to_frame().encode(session.protocol, &mut output);
         }
@@ -120,7 +133,9 @@ async fn serve(
             return Ok(());
         }
         if input.len() > limits.max_query_buffer_bytes {
-            let e = Frame::error("ERR Protocol error: query buffer limit exceeded, closing the connection");
+            let e = Frame::error(
+                "ERR Protocol error: query buffer limit exceeded, closing the connection",
+            );
             e.encode(session.protocol, &mut output);
             socket.write_all(&output).await?;
             return Ok(());
@@ -139,5 +154,20 @@ async fn serve(
             }
             _ = shutdown.changed() => return Ok(()),
         }
+    }
+}
+
+/// Waits for every pending reply, in order, and encodes them.
+async fn settle(
+    pending: &mut VecDeque<Outcome>,
+    protocol: kvorum_resp::Protocol,
+    output: &mut BytesMut,
+) {
+    while let Some(outcome) = pending.pop_front() {
+        let frame = match outcome {
+            Outcome::Now(frame) => frame,
+            Outcome::Later(future) => future.await,
+        };
+        frame.encode(protocol, output);
     }
 }

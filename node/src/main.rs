@@ -1,7 +1,6 @@
 //! `kvorum`: the kvorum server binary (`kvorum server`, `kvorum dev`). The code lives in the
 //! `kvorum_node` library; see its crate docs for the layout.
 
-
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -10,7 +9,11 @@ use kvorum_node::{config, dev, server};
 use tokio::sync::watch;
 
 #[derive(Parser)]
-#[command(name = "kvorum", version, about = "A replicated key-value store that speaks the Redis protocol")]
+#[command(
+    name = "kvorum",
+    version,
+    about = "A replicated key-value store that speaks the Redis protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -38,16 +41,18 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let result = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime").and_then(
-        |runtime| {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+        .and_then(|runtime| {
             runtime.block_on(async {
                 match cli.command {
                     Cmd::Server { config } => run_server(config).await,
                     Cmd::Dev(args) => dev::run(args).await,
                 }
             })
-        },
-    );
+        });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -54,7 +54,13 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         .await
         .context("starting the peer transport")?;
 
-    let core = Core::new(CoreConfig { node, replication: config.replication_factor }, layout);
+    let core = Core::new(
+        CoreConfig {
+            node,
+            replication: config.replication_factor,
+        },
+        layout,
+    );
     let (driver, driver_task) = driver::spawn(DriverParts {
         core,
         mesh: mesh.clone(),
@@ -118,8 +124,12 @@ fn cluster_layout(config: &NodeConfig) -> anyhow::Result<Layout> {
     let mut nodes: Vec<NodeId> = config.peers.iter().map(|p| NodeId(p.id)).collect();
     nodes.push(NodeId(config.node_id));
     nodes.sort();
-    let width = u8::try_from(config.replication_factor.max(kvorum_ring::DEFAULT_WIDTH as usize))
-        .context("replication_factor is too large")?;
+    let width = u8::try_from(
+        config
+            .replication_factor
+            .max(kvorum_ring::DEFAULT_WIDTH as usize),
+    )
+    .context("replication_factor is too large")?;
     Ok(Layout::initial(&nodes, config.partition_bits, width)?)
 }
 

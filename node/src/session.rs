@@ -83,7 +83,10 @@ impl Shared {
         command: kvorum_consistency::Command,
     ) -> impl std::future::Future<Output = Reply> + Send + 'static {
         let request = Request {
-            key: Key { ns: NamespaceId::DEFAULT, key: key.to_vec() },
+            key: Key {
+                ns: NamespaceId::DEFAULT,
+                key: key.to_vec(),
+            },
             command,
             consistency: Consistency::Preset(session.consistency),
             timeout_ms: self.request_timeout_ms,
@@ -92,7 +95,11 @@ impl Shared {
         async move {
             let rx: oneshot::Receiver<Reply> = match queued.await {
                 Ok(rx) => rx,
-                Err(_) => return Reply::Failed { reason: "the node is shutting down".into() },
+                Err(_) => {
+                    return Reply::Failed {
+                        reason: "the node is shutting down".into(),
+                    }
+                }
             };
             rx.await.unwrap_or(Reply::Timeout { acks: 0, needed: 0 })
         }

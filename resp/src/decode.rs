@@ -24,6 +24,11 @@ use crate::{Frame, Limits, ProtocolError};
 /// stream is broken and the connection should be dropped; sizes over `limits` fail as soon as
 /// their header arrives.
 ///
+/// Like [`parse_command`](crate::parse_command) it keeps no state between calls: a reply that
+/// arrives over many reads is checked again from its start each time. Payloads are skipped by
+/// length, so this only matters for replies with very many elements; read in large chunks when
+/// expecting those.
+///
 /// Streamed RESP3 aggregates (`$?`, `*?`) are not supported and fail as invalid lengths.
 /// Attributes are handled as described on [`Frame`].
 pub fn parse_frame(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Frame>, ProtocolError> {

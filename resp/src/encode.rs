@@ -25,7 +25,7 @@ impl Frame {
     /// | `Boolean`    | `#t` / `#f`      | `:1` / `:0`                 |
     /// | `BigNumber`  | `(123`           | bulk string `123`           |
     /// | `Verbatim`   | `=n fmt:text`    | bulk string of the text     |
-    /// | `Attribute`  | `|n k v ...`     | nothing                     |
+    /// | `Attribute`  | `\|n k v ...`    | nothing                     |
     ///
     /// CR and LF inside `Simple`, `Error` and `BigNumber` text are written as spaces (as Redis
     /// does for errors), because those types end at the first CR and a stray one would
@@ -73,7 +73,9 @@ impl Frame {
 /// Appends a command as clients send it: an array of bulk strings.
 pub fn encode_command(args: &[&[u8]], out: &mut BytesMut) {
     // Reserve once: each argument costs at most `$` + 20 digits + 2 CRLFs besides its bytes.
-    let payload: usize = args.iter().map(|a| a.len().saturating_add(25)).sum();
+    let payload = args.iter().fold(0usize, |total, a| {
+        total.saturating_add(a.len()).saturating_add(25)
+    });
     out.reserve(payload.saturating_add(25));
     put_header(out, b'*', args.len());
     for arg in args {

@@ -29,7 +29,8 @@ pub enum Protocol {
 /// An attribute nested inside an aggregate is checked against the limits and then dropped,
 /// since an aggregate's element count leaves no room for it. When encoding, an `Attribute`
 /// inside an array, set or push is written before the next element without being counted
-/// (RESP3) or left out (RESP2), and a top-level one is left out in RESP2.
+/// (RESP3) or left out (RESP2); as a map key or value it is written as a map, so the pair
+/// stays whole; and a top-level one is left out in RESP2.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     /// `+OK`: a short status line without CR or LF.

@@ -36,6 +36,42 @@
 //! arithmetic; any malformed input is a [`ProtocolError`]. Errors use Redis's wording where
 //! Redis has one, so clients and operators recognise them.
 //!
+//! # Example
+//!
+//! A server turning pipelined requests into replies:
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use kvorum_resp::{encode_command, parse_command, Frame, Limits, Protocol};
+//!
+//! let limits = Limits::default();
+//! let mut read_buf = BytesMut::new();
+//! encode_command(&[b"ECHO", b"hi"], &mut read_buf);
+//! read_buf.extend_from_slice(b"PING\r\n*1\r\n$4\r\nPI"); // inline, then half a command
+//!
+//! let mut write_buf = BytesMut::new();
+//! loop {
+//!     match parse_command(&mut read_buf, &limits) {
+//!         // `args` is never empty; the rest came from the network, so no indexing.
+//!         Ok(Some(args)) => {
+//!             let reply = match (args.first(), args.get(1)) {
+//!                 (Some(name), _) if name.eq_ignore_ascii_case(b"PING") => Frame::simple("PONG"),
+//!                 (_, Some(word)) => Frame::bulk(word.clone()),
+//!                 _ => Frame::error("ERR wrong number of arguments"),
+//!             };
+//!             reply.encode(Protocol::Resp2, &mut write_buf);
+//!         }
+//!         Ok(None) => break, // read more from the socket, then call again
+//!         Err(error) => {
+//!             error.to_frame().encode(Protocol::Resp2, &mut write_buf);
+//!             break; // then close the connection
+//!         }
+//!     }
+//! }
+//! assert_eq!(&write_buf[..], b"$2\r\nhi\r\n+PONG\r\n");
+//! assert_eq!(&read_buf[..], b"*1\r\n$4\r\nPI");
+//! ```
+//!
 //! RESP itself has no version byte: the dialect of a connection is chosen by `HELLO`, and is
 //! carried here as [`Protocol`].
 

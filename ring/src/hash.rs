@@ -112,6 +112,9 @@ mod tests {
 
     #[test]
     fn namespace_changes_the_hash() {
-        assert_ne!(key_hash(NamespaceId(0), b"k"), key_hash(NamespaceId(1), b"k"));
+        assert_ne!(
+            key_hash(NamespaceId(0), b"k"),
+            key_hash(NamespaceId(1), b"k")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! [`Layout`]: which nodes hold which partition, in which order, at which epoch.
 //!
 //! The table is stored flat, partition-major: row `p` is `table[p·K .. (p+1)·K]` and holds every
-//! node exactly once. Positions `0..width` are balanced (see [`crate::assign`]); the rest are
+//! node exactly once. Positions `0..width` are balanced (see the `assign` module); the rest are
 //! fallbacks in rendezvous order. Keeping whole rows (not just the primaries) lets a preference
 //! list be two borrowed slices with no allocation on the request path.
 

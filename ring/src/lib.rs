@@ -27,7 +27,8 @@
 //!
 //! - Every row holds every member node exactly once, so any prefix is a set of distinct nodes.
 //! - For every prefix length `n` up to [`Layout::width`], each node appears among the first `n`
-//!   positions of `⌊Q·n/K⌋` or `⌈Q·n/K⌉` partitions (`Q` partitions, `K` nodes).
+//!   positions of `⌊Q·n/K⌋` or `⌈Q·n/K⌉` partitions (`Q` partitions, `K` nodes), whenever
+//!   `Q ≥ K` (see `assign` for the degenerate case).
 //! - A rebalance moves, at each prefix length, as few replicas as the previous prefix allows;
 //!   the tests hold joins and leaves to within 1.3× of the unavoidable minimum.
 //! - The same inputs always give the same layout, on every platform (no hash-map iteration, no

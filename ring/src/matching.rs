@@ -58,6 +58,9 @@ impl Step<'_> {
     }
 
     /// The chosen node index for every partition.
+    ///
+    /// Every partition gets one: the caller fills fewer than `k` positions, so each partition
+    /// always has a node it does not hold yet.
     pub(crate) fn solve(&self) -> Vec<usize> {
         let mut state = State {
             choice: vec![UNASSIGNED; self.q],
@@ -155,8 +158,9 @@ impl Step<'_> {
         false
     }
 
-    /// Last resort when the quotas cannot all be met: take the allowed node with the most quota
-    /// left (possibly none). Only reachable with inconsistent quotas; keeps rows valid even then.
+    /// Last resort when no assignment meets every quota (seen only with fewer partitions than
+    /// nodes): take the allowed node with the most quota left, so the row stays valid and only
+    /// the balance suffers.
     fn force(&self, state: &mut State, p: usize) {
         let pick = (0..self.k)
             .filter(|&i| self.allowed(p, i))
@@ -286,7 +290,11 @@ mod tests {
     use super::*;
 
     fn total_cost(step: &Step<'_>, choice: &[usize]) -> i32 {
-        choice.iter().enumerate().map(|(p, &i)| step.cost(p, i)).sum()
+        choice
+            .iter()
+            .enumerate()
+            .map(|(p, &i)| step.cost(p, i))
+            .sum()
     }
 
     #[test]

@@ -20,10 +20,7 @@ pub struct PreferenceList<'a> {
 impl<'a> PreferenceList<'a> {
     /// Primaries, then fallbacks.
     pub fn iter(&self) -> impl Iterator<Item = NodeId> + 'a {
-        self.primaries
-            .iter()
-            .chain(self.fallbacks.iter())
-            .copied()
+        self.primaries.iter().chain(self.fallbacks.iter()).copied()
     }
 
     /// Whether `node` is one of the primaries.

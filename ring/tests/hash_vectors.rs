@@ -47,3 +47,19 @@ fn partitions_for_1024_match_published_vectors() {
         );
     }
 }
+
+#[test]
+fn rendezvous_score_matches_published_vectors() {
+    // xxh3_64 over partition (4 bytes, big-endian) ‖ node id (8 bytes, big-endian).
+    let vectors = [
+        (0, 1, 0xe7f8_a348_5c49_4918),
+        (5, 8, 0x388c_61b9_c623_5770),
+        (1023, 0xffff_ffff_ffff_fff0, 0xb7a0_e0e2_e936_3e7e),
+    ];
+    for (partition, node, score) in vectors {
+        assert_eq!(
+            kvorum_ring::rendezvous_score(PartitionId(partition), NodeId(node)),
+            score
+        );
+    }
+}

@@ -41,7 +41,11 @@ fn adding_one_node_moves_about_its_fair_share() {
             moved[2],
             q * f64::from(WIDTH) / (k as f64 + 1.0)
         );
-        assert!(ratio <= MAX_RATIO, "join {k} -> {}: ratio {ratio:.3}", k + 1);
+        assert!(
+            ratio <= MAX_RATIO,
+            "join {k} -> {}: ratio {ratio:.3}",
+            k + 1
+        );
     }
 }
 
@@ -67,7 +71,11 @@ fn removing_one_node_moves_about_its_share() {
             moved[2],
             q * f64::from(WIDTH) / k as f64
         );
-        assert!(ratio <= MAX_RATIO, "leave {k} -> {}: ratio {ratio:.3}", k - 1);
+        assert!(
+            ratio <= MAX_RATIO,
+            "leave {k} -> {}: ratio {ratio:.3}",
+            k - 1
+        );
     }
 }
 
@@ -183,6 +191,11 @@ fn changes_list_what_handoff_must_copy() {
     for change in &changes {
         assert_eq!(change.added.len(), change.removed.len());
         // On a pure join, only the newcomer gains replicas.
-        assert_eq!(change.added, vec![newcomer], "partition {}", change.partition);
+        assert_eq!(
+            change.added,
+            vec![newcomer],
+            "partition {}",
+            change.partition
+        );
     }
 }

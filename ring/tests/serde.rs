@@ -46,9 +46,15 @@ fn layout_round_trips_compact_and_named() {
         .and_then(|l| l.rebalanced(&nodes(8)))
         .expect("layout");
     let compact = rmp_serde::to_vec(&layout).expect("encode");
-    assert_eq!(rmp_serde::from_slice::<Layout>(&compact).expect("decode"), layout);
+    assert_eq!(
+        rmp_serde::from_slice::<Layout>(&compact).expect("decode"),
+        layout
+    );
     let named = rmp_serde::to_vec_named(&layout).expect("encode");
-    assert_eq!(rmp_serde::from_slice::<Layout>(&named).expect("decode"), layout);
+    assert_eq!(
+        rmp_serde::from_slice::<Layout>(&named).expect("decode"),
+        layout
+    );
 }
 
 #[test]
@@ -125,6 +131,9 @@ fn truncated_bytes_are_an_error_not_a_panic() {
     let layout = Layout::initial(&nodes(4), 4, WIDTH).expect("layout");
     let bytes = rmp_serde::to_vec(&layout).expect("encode");
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
-        assert!(rmp_serde::from_slice::<Layout>(&bytes[..cut]).is_err(), "cut {cut}");
+        assert!(
+            rmp_serde::from_slice::<Layout>(&bytes[..cut]).is_err(),
+            "cut {cut}"
+        );
     }
 }

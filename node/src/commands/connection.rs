@@ -25,7 +25,10 @@ pub fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 
 /// Only database 0 exists until namespaces map to database indexes.
 pub fn select(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    match std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<i64>().ok()) {
+    match std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+    {
         Some(0) => Frame::ok().into(),
         Some(_) => Frame::error("ERR DB index is out of range").into(),
         None => Frame::error("ERR value is not an integer or out of range").into(),
@@ -55,7 +58,11 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 name = Some(rest[1].clone());
                 rest = &rest[2..];
             } else {
-                return Frame::error(format!("ERR Syntax error in HELLO option '{}'", printable(option))).into();
+                return Frame::error(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    printable(option)
+                ))
+                .into();
             }
         }
     }
@@ -69,7 +76,10 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     };
     Frame::map(vec![
         (Frame::bulk("server"), Frame::bulk("kvorum")),
-        (Frame::bulk("version"), Frame::bulk(env!("CARGO_PKG_VERSION"))),
+        (
+            Frame::bulk("version"),
+            Frame::bulk(env!("CARGO_PKG_VERSION")),
+        ),
         (Frame::bulk("proto"), Frame::integer(proto)),
         (Frame::bulk("id"), Frame::integer(ctx.session.id as i64)),
         (Frame::bulk("mode"), Frame::bulk("standalone")),
@@ -85,7 +95,12 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let session = &mut *ctx.session;
     match (sub.as_slice(), &args[2..]) {
         (b"ID", []) => Frame::integer(session.id as i64).into(),
-        (b"GETNAME", []) => session.name.clone().map(Frame::bulk).unwrap_or_else(Frame::null).into(),
+        (b"GETNAME", []) => session
+            .name
+            .clone()
+            .map(Frame::bulk)
+            .unwrap_or_else(Frame::null)
+            .into(),
         (b"SETNAME", [name]) => match check_client_name(name) {
             Ok(()) => {
                 session.name = (!name.is_empty()).then(|| name.clone());
@@ -104,7 +119,10 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             match attr.to_ascii_uppercase().as_slice() {
                 b"LIB-NAME" => session.lib_name = Some(value.clone()),
                 b"LIB-VER" => session.lib_ver = Some(value.clone()),
-                _ => return Frame::error(format!("ERR Unrecognized option '{}'", printable(attr))).into(),
+                _ => {
+                    return Frame::error(format!("ERR Unrecognized option '{}'", printable(attr)))
+                        .into()
+                }
             }
             Frame::ok().into()
         }
@@ -113,8 +131,16 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 "id={} name={} lib-name={} lib-ver={} resp={} consistency={}\n",
                 session.id,
                 session.name.as_deref().map(printable).unwrap_or_default(),
-                session.lib_name.as_deref().map(printable).unwrap_or_default(),
-                session.lib_ver.as_deref().map(printable).unwrap_or_default(),
+                session
+                    .lib_name
+                    .as_deref()
+                    .map(printable)
+                    .unwrap_or_default(),
+                session
+                    .lib_ver
+                    .as_deref()
+                    .map(printable)
+                    .unwrap_or_default(),
                 match session.protocol {
                     Protocol::Resp2 => 2,
                     Protocol::Resp3 => 3,
@@ -134,7 +160,9 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn check_client_name(name: &[u8]) -> Result<(), Frame> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(Frame::error("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(Frame::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }

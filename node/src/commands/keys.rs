@@ -17,7 +17,10 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if let Some(e) = keys.iter().find_map(|k| ctx.shared.check_key(k).err()) {
         return e.into();
     }
-    let replies: Vec<_> = keys.iter().map(|k| ctx.shared.submit(ctx.session, k, Command::Delete)).collect();
+    let replies: Vec<_> = keys
+        .iter()
+        .map(|k| ctx.shared.submit(ctx.session, k, Command::Delete))
+        .collect();
     let timeout = ctx.shared.request_timeout_ms;
     Outcome::Later(Box::pin(async move {
         let mut outcomes = Vec::with_capacity(replies.len());
@@ -27,7 +30,10 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         if let Some(e) = combine_writes("DEL", &outcomes, timeout) {
             return e;
         }
-        let removed = outcomes.iter().filter(|r| matches!(r, Reply::Written { existed: true })).count();
+        let removed = outcomes
+            .iter()
+            .filter(|r| matches!(r, Reply::Written { existed: true }))
+            .count();
         Frame::integer(removed as i64)
     }))
 }
@@ -37,7 +43,10 @@ pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if let Some(e) = keys.iter().find_map(|k| ctx.shared.check_key(k).err()) {
         return e.into();
     }
-    let replies: Vec<_> = keys.iter().map(|k| ctx.shared.submit(ctx.session, k, Command::Get)).collect();
+    let replies: Vec<_> = keys
+        .iter()
+        .map(|k| ctx.shared.submit(ctx.session, k, Command::Get))
+        .collect();
     let timeout = ctx.shared.request_timeout_ms;
     Outcome::Later(Box::pin(async move {
         let mut count = 0;

@@ -65,7 +65,13 @@ const fn spec(
     keys: (i64, i64, i64),
     handler: Handler,
 ) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys, handler }
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        handler,
+    }
 }
 
 const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
@@ -74,24 +80,68 @@ const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
 pub static COMMANDS: &[CommandSpec] = &[
     spec("ping", -1, &["fast", "stale"], NO_KEYS, connection::ping),
     spec("echo", 2, &["fast", "stale"], NO_KEYS, connection::echo),
-    spec("hello", -1, &["noscript", "loading", "stale", "fast", "no_auth"], NO_KEYS, connection::hello),
+    spec(
+        "hello",
+        -1,
+        &["noscript", "loading", "stale", "fast", "no_auth"],
+        NO_KEYS,
+        connection::hello,
+    ),
     spec("quit", -1, &["fast", "no_auth"], NO_KEYS, connection::quit),
-    spec("select", 2, &["loading", "stale", "fast"], NO_KEYS, connection::select),
-    spec("client", -2, &["noscript", "loading", "stale"], NO_KEYS, connection::client),
-    spec("command", -1, &["loading", "stale"], NO_KEYS, server::command),
-    spec("config", -2, &["admin", "noscript", "loading", "stale"], NO_KEYS, server::config),
+    spec(
+        "select",
+        2,
+        &["loading", "stale", "fast"],
+        NO_KEYS,
+        connection::select,
+    ),
+    spec(
+        "client",
+        -2,
+        &["noscript", "loading", "stale"],
+        NO_KEYS,
+        connection::client,
+    ),
+    spec(
+        "command",
+        -1,
+        &["loading", "stale"],
+        NO_KEYS,
+        server::command,
+    ),
+    spec(
+        "config",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        NO_KEYS,
+        server::config,
+    ),
     spec("info", -1, &["loading", "stale"], NO_KEYS, server::info),
     spec("get", 2, &["readonly", "fast"], (1, 1, 1), strings::get),
     spec("set", 3, &["write", "denyoom"], (1, 1, 1), strings::set),
     spec("mget", -2, &["readonly", "fast"], (1, -1, 1), strings::mget),
     spec("mset", -3, &["write", "denyoom"], (1, -1, 2), strings::mset),
     spec("del", -2, &["write"], (1, -1, 1), keys::del),
-    spec("exists", -2, &["readonly", "fast"], (1, -1, 1), keys::exists),
-    spec("consistency", -1, &["fast", "stale"], NO_KEYS, consistency::consistency),
+    spec(
+        "exists",
+        -2,
+        &["readonly", "fast"],
+        (1, -1, 1),
+        keys::exists,
+    ),
+    spec(
+        "consistency",
+        -1,
+        &["fast", "stale"],
+        NO_KEYS,
+        consistency::consistency,
+    ),
 ];
 
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+    COMMANDS
+        .iter()
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Runs one command (`args[0]` is its name).
@@ -110,7 +160,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 pub fn wrong_arity(name: &str) -> Frame {
-    Frame::error(format!("ERR wrong number of arguments for '{name}' command"))
+    Frame::error(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 
 pub fn syntax_error() -> Frame {
@@ -118,7 +170,10 @@ pub fn syntax_error() -> Frame {
 }
 
 fn unknown_command(name: &[u8], rest: &[Bytes]) -> String {
-    let mut message = format!("ERR unknown command '{}', with args beginning with: ", printable(name));
+    let mut message = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        printable(name)
+    );
     for arg in rest.iter().take(8) {
         message.push_str(&format!("'{}' ", printable(arg)));
     }
@@ -131,4 +186,25 @@ pub fn printable(bytes: &[u8]) -> String {
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+/// The keys a command touches, from its table entry (empty for unknown commands).
+pub fn keys_of<'a>(args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> + 'a {
+    let (first, last, step) = args
+        .first()
+        .and_then(|name| lookup(name))
+        .map(|s| s.keys)
+        .unwrap_or(NO_KEYS);
+    let len = args.len() as i64;
+    let last = if last < 0 {
+        len + last
+    } else {
+        last.min(len - 1)
+    };
+    let range = if first > 0 && step > 0 && first <= last {
+        (first..=last).step_by(step as usize)
+    } else {
+        (1..=0).step_by(1)
+    };
+    range.filter_map(move |i| args.get(i as usize))
 }

@@ -13,12 +13,23 @@ pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     match sub.to_ascii_uppercase().as_slice() {
         b"COUNT" => Frame::integer(COMMANDS.len() as i64).into(),
         b"INFO" => Frame::array(
-            args[2..].iter().map(|name| super::lookup(name).map(spec_info).unwrap_or_else(Frame::null)).collect(),
+            args[2..]
+                .iter()
+                .map(|name| {
+                    super::lookup(name)
+                        .map(spec_info)
+                        .unwrap_or_else(Frame::null)
+                })
+                .collect(),
         )
         .into(),
         // Documentation is not served yet; an empty answer lets clients (redis-cli) carry on.
         b"DOCS" => Frame::map(vec![]).into(),
-        _ => Frame::error(format!("ERR unknown subcommand '{}'. Try COMMAND HELP.", printable(sub))).into(),
+        _ => Frame::error(format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            printable(sub)
+        ))
+        .into(),
     }
 }
 
@@ -37,12 +48,20 @@ fn spec_info(spec: &CommandSpec) -> Frame {
 /// are simply absent from the answer, as with Redis.
 pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !args[1].eq_ignore_ascii_case(b"GET") {
-        return Frame::error(format!("ERR unknown subcommand '{}'. Try CONFIG HELP.", printable(&args[1]))).into();
+        return Frame::error(format!(
+            "ERR unknown subcommand '{}'. Try CONFIG HELP.",
+            printable(&args[1])
+        ))
+        .into();
     }
     if args.len() < 3 {
         return super::wrong_arity("config|get").into();
     }
-    let appendonly = if ctx.shared.fsync == "never" { "no" } else { "yes" };
+    let appendonly = if ctx.shared.fsync == "never" {
+        "no"
+    } else {
+        "yes"
+    };
     let known: [(&str, String); 3] = [
         ("save", String::new()),
         ("appendonly", appendonly.to_owned()),

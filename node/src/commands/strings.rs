@@ -29,7 +29,13 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if let Err(e) = ctx.shared.check_key(key) {
         return e.into();
     }
-    let reply = ctx.shared.submit(ctx.session, key, Command::Put { value: args[2].clone() });
+    let reply = ctx.shared.submit(
+        ctx.session,
+        key,
+        Command::Put {
+            value: args[2].clone(),
+        },
+    );
     let timeout = ctx.shared.request_timeout_ms;
     Outcome::Later(Box::pin(async move {
         let reply = reply.await;
@@ -42,7 +48,10 @@ pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if let Some(e) = keys.iter().find_map(|k| ctx.shared.check_key(k).err()) {
         return e.into();
     }
-    let replies: Vec<_> = keys.iter().map(|k| ctx.shared.submit(ctx.session, k, Command::Get)).collect();
+    let replies: Vec<_> = keys
+        .iter()
+        .map(|k| ctx.shared.submit(ctx.session, k, Command::Get))
+        .collect();
     let timeout = ctx.shared.request_timeout_ms;
     Outcome::Later(Box::pin(async move {
         let mut values = Vec::with_capacity(replies.len());
@@ -62,12 +71,23 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if pairs.len() % 2 != 0 {
         return super::wrong_arity("mset").into();
     }
-    if let Some(e) = pairs.chunks(2).find_map(|kv| ctx.shared.check_key(&kv[0]).err()) {
+    if let Some(e) = pairs
+        .chunks(2)
+        .find_map(|kv| ctx.shared.check_key(&kv[0]).err())
+    {
         return e.into();
     }
     let replies: Vec<_> = pairs
         .chunks(2)
-        .map(|kv| ctx.shared.submit(ctx.session, &kv[0], Command::Put { value: kv[1].clone() }))
+        .map(|kv| {
+            ctx.shared.submit(
+                ctx.session,
+                &kv[0],
+                Command::Put {
+                    value: kv[1].clone(),
+                },
+            )
+        })
         .collect();
     let timeout = ctx.shared.request_timeout_ms;
     Outcome::Later(Box::pin(async move {
@@ -100,7 +120,10 @@ pub fn combine_writes(command: &str, outcomes: &[Reply], timeout_ms: u64) -> Opt
     if applied == 0 {
         return Some(first_error);
     }
-    let reason = first_error.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let reason = first_error
+        .as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
     Some(Frame::error(format!(
         "ERR {command} partially applied: {applied} of {} keys written or possibly written; first failure: {reason}",
         outcomes.len()

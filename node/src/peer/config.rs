@@ -22,6 +22,8 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_RECONNECT_BACKOFF_MS: (u64, u64) = (100, 5_000);
 /// Default cap on incoming connections being set up or served at once.
 pub const DEFAULT_MAX_INCOMING: usize = 256;
+/// Default time `Mesh::shutdown` gives close notifications to reach peers.
+pub const DEFAULT_CLOSE_GRACE_MS: u64 = 500;
 
 /// Configuration of one node's peer mesh.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +51,10 @@ pub struct PeerConfig {
     pub reconnect_backoff_ms: (u64, u64),
     /// Incoming connections handled at once; further ones are refused.
     pub max_incoming: usize,
+    /// How long `Mesh::shutdown` waits for connections to finish closing, so that peers learn
+    /// of the shutdown at once instead of after their idle timeout. Connections that were still
+    /// being dialed may take longer; they are not waited for.
+    pub close_grace_ms: u64,
 }
 
 impl PeerConfig {
@@ -66,6 +72,7 @@ impl PeerConfig {
             handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
             reconnect_backoff_ms: DEFAULT_RECONNECT_BACKOFF_MS,
             max_incoming: DEFAULT_MAX_INCOMING,
+            close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
         }
     }
 
@@ -120,6 +127,10 @@ impl PeerConfig {
 
     pub(super) fn handshake_timeout(&self) -> Duration {
         Duration::from_millis(self.handshake_timeout_ms)
+    }
+
+    pub(super) fn close_grace(&self) -> Duration {
+        Duration::from_millis(self.close_grace_ms)
     }
 
     pub(super) fn backoff(&self) -> (Duration, Duration) {

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tracing::{info_span, warn, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 use super::acceptor::run_accept_loop;
 use super::certs::NodeIdentity;
@@ -80,7 +80,7 @@ struct Inner<M> {
     shared: Arc<Shared<M>>,
     dial: Arc<DialSettings>,
     local_addr: SocketAddr,
-    idle_timeout: Duration,
+    close_grace: Duration,
     stop_tx: watch::Sender<bool>,
     stop: Stop,
     /// The runtime the mesh was started on; `add_peer` spawns there even when called from
@@ -185,7 +185,7 @@ where
                 shared,
                 dial,
                 local_addr,
-                idle_timeout: tuning.idle_timeout,
+                close_grace: cfg.close_grace(),
                 stop_tx,
                 stop,
                 runtime: tokio::runtime::Handle::current(),
@@ -281,24 +281,41 @@ impl<M> Mesh<M> {
         self.inner.shared.self_id
     }
 
-    /// Stops every task, closes all connections and releases the UDP socket. Queued messages that
-    /// were not yet written are dropped. Idempotent; other handles see a stopped mesh.
+    /// Stops every task, closes all connections and drops the endpoint, which releases the UDP
+    /// socket as soon as quinn has finished closing the connections (immediately for live ones;
+    /// a few probe timeouts for one that was still being dialed). Waits at most `close_grace_ms`
+    /// for that. Queued messages that were not yet written are dropped. Idempotent; other
+    /// handles see a stopped mesh.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.stop_tx.send_replace(true);
+        let started = tokio::time::Instant::now();
         let mut tasks = std::mem::take(&mut *lock(&inner.tasks));
         while let Some(done) = tasks.join_next().await {
             if let Err(error) = done {
                 warn!(node = inner.shared.self_id, %error, "peer task failed");
             }
         }
+        debug!(
+            node = inner.shared.self_id,
+            waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "peer tasks stopped"
+        );
         let endpoint = lock(&inner.endpoint).take();
         if let Some(endpoint) = endpoint {
             let shutdown = CloseReason::Shutdown;
             endpoint.close(shutdown.code(), shutdown.text().as_bytes());
-            // Let the close frames go out; a peer that never answers is given up on after the
-            // idle timeout.
-            let _ = tokio::time::timeout(inner.idle_timeout, endpoint.wait_idle()).await;
+            // Let the close frames go out and be acknowledged. Connections still being dialed
+            // linger in quinn's closing state for three probe timeouts; they are not waited for
+            // beyond the grace period (the UDP socket is released once they are gone).
+            let started = tokio::time::Instant::now();
+            let idle = tokio::time::timeout(inner.close_grace, endpoint.wait_idle()).await;
+            debug!(
+                node = inner.shared.self_id,
+                drained = idle.is_ok(),
+                waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "endpoint closed"
+            );
         }
     }
 }

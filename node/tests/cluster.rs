@@ -1,0 +1,138 @@
+//! End-to-end: a real 3-node cluster of `kvorum server` processes on loopback.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::TestCluster;
+
+#[test]
+fn a_write_through_one_node_is_read_through_the_others() {
+    let c = TestCluster::start(3, 3);
+    assert_eq!(c.command(0, &["SET", "greeting", "hello"], None), "+OK\r\n");
+    assert_eq!(c.command(1, &["GET", "greeting"], None), "$5\r\nhello\r\n");
+    // ALL proves every one of the 3 replicas holds it.
+    assert_eq!(
+        c.command(2, &["GET", "greeting"], Some("ALL")),
+        "$5\r\nhello\r\n"
+    );
+    assert_eq!(c.command(2, &["GET", "missing"], None), "$-1\r\n");
+}
+
+#[test]
+fn one_node_down_quorum_still_works_all_is_unavailable_and_the_node_comes_back_with_its_data() {
+    let mut c = TestCluster::start(3, 3);
+    assert_eq!(
+        c.command(0, &["SET", "before", "1"], Some("ALL")),
+        "+OK\r\n"
+    );
+
+    c.kill(2);
+    // QUORUM (2 of 3) keeps working through both surviving nodes.
+    assert_eq!(
+        c.command(0, &["SET", "during", "2"], Some("QUORUM")),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.command(1, &["GET", "during"], Some("QUORUM")),
+        "$1\r\n2\r\n"
+    );
+    assert_eq!(
+        c.command(1, &["GET", "before"], Some("QUORUM")),
+        "$1\r\n1\r\n"
+    );
+    // Until the failure is noticed an ALL write times out (it may have applied on the two live
+    // nodes); once it is noticed, ALL is refused up front: definitely not applied.
+    c.eventually(0, &["SET", "probe", "x"], "-UNAVAILABLE", Some("ALL"));
+    let reply = c.command(0, &["SET", "refused", "x"], Some("ALL"));
+    assert!(
+        reply.starts_with("-UNAVAILABLE") && reply.contains("needed 3, reachable 2"),
+        "{reply}"
+    );
+    c.eventually(1, &["GET", "before"], "-UNAVAILABLE", Some("ALL"));
+    // The refused write was applied nowhere.
+    assert_eq!(c.command(1, &["GET", "refused"], Some("QUORUM")), "$-1\r\n");
+
+    c.restart(2);
+    c.eventually(2, &["SET", "after", "3"], "+OK", Some("ALL"));
+    // The restarted node serves what it stored before the kill: with the other two stopped,
+    // a ONE read at node 3 can only be answered by node 3's own storage.
+    c.kill(0);
+    c.kill(1);
+    c.eventually(2, &["GET", "before"], "$1\r\n1\r\n", Some("ONE"));
+    assert_eq!(c.command(2, &["GET", "after"], Some("ONE")), "$1\r\n3\r\n");
+    // It missed "during" while it was down (read repair and hinted handoff come later).
+    assert_eq!(c.command(2, &["GET", "during"], Some("ONE")), "$-1\r\n");
+}
+
+#[test]
+fn a_real_redis_client_works_including_pipelining() {
+    let c = TestCluster::start(3, 3);
+    let client = redis::Client::open(c.url(0)).unwrap();
+    let mut con = client.get_connection().unwrap();
+
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        pipe.cmd("SET")
+            .arg(format!("key:{i}"))
+            .arg(format!("value:{i}"))
+            .ignore();
+    }
+    for i in 0..200 {
+        pipe.cmd("GET").arg(format!("key:{i}"));
+    }
+    let values: Vec<String> = pipe.query(&mut con).unwrap();
+    assert_eq!(values.len(), 200);
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(v, &format!("value:{i}"));
+    }
+
+    let other = redis::Client::open(c.url(2)).unwrap();
+    let mut con2 = other.get_connection().unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut con2)
+        .unwrap();
+    let got: Vec<Option<String>> = redis::cmd("MGET")
+        .arg("a")
+        .arg("b")
+        .arg("nope")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, vec![Some("1".into()), Some("2".into()), None]);
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("a")
+        .arg("b")
+        .arg("nope")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 2);
+    let n: i64 = redis::cmd("DEL")
+        .arg("a")
+        .arg("nope")
+        .query(&mut con2)
+        .unwrap();
+    assert_eq!(n, 1);
+    let gone: Option<String> = redis::cmd("GET").arg("a").query(&mut con).unwrap();
+    assert_eq!(gone, None);
+
+    // Per-connection consistency.
+    let level: String = redis::cmd("CONSISTENCY").query(&mut con).unwrap();
+    assert_eq!(level, "QUORUM");
+    let _: () = redis::cmd("CONSISTENCY")
+        .arg("one")
+        .query(&mut con)
+        .unwrap();
+    let level: String = redis::cmd("CONSISTENCY").query(&mut con).unwrap();
+    assert_eq!(level, "ONE");
+    let err = redis::cmd("CONSISTENCY")
+        .arg("most")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown consistency level"),
+        "{err}"
+    );
+}

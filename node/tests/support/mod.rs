@@ -1,0 +1,241 @@
+//! A real kvorum cluster for integration tests: `kvorum server` child processes on loopback,
+//! ephemeral ports, a fresh CA and data dirs in a temporary folder. Children are killed when the
+//! cluster is dropped, by their pid only.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kvorum_node::config::{NodeConfig, PeerEntry, TlsConfig};
+use kvorum_node::peer::ClusterCa;
+
+pub struct TestNode {
+    pub id: u64,
+    pub resp: SocketAddr,
+    pub config_path: PathBuf,
+    pub child: Option<Child>,
+}
+
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<TestNode>,
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl TestCluster {
+    /// Starts `count` nodes with replication factor `n` and waits until every node answers PING.
+    pub fn start(count: u64, n: usize) -> TestCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dir.path().join("tls");
+        let ca = ClusterCa::create(&tls).unwrap();
+        let ids: Vec<u64> = (1..=count).collect();
+        let resp: Vec<u16> = ids.iter().map(|_| free_tcp_port()).collect();
+        let quic: Vec<u16> = ids.iter().map(|_| free_udp_port()).collect();
+        let mut nodes = Vec::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let cert_dir = tls.join(format!("n{id}"));
+            ca.issue_node(id, &cert_dir).unwrap();
+            let node_dir = dir.path().join(format!("n{id}"));
+            std::fs::create_dir_all(&node_dir).unwrap();
+            let config = NodeConfig {
+                node_id: id,
+                data_dir: node_dir.join("data"),
+                resp_listen: ([127, 0, 0, 1], resp[i]).into(),
+                peer_listen: ([127, 0, 0, 1], quic[i]).into(),
+                peers: ids
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &o)| o != id)
+                    .map(|(j, &o)| PeerEntry {
+                        id: o,
+                        addr: ([127, 0, 0, 1], quic[j]).into(),
+                    })
+                    .collect(),
+                replication_factor: n,
+                partition_bits: 8,
+                fsync: "always".into(),
+                request_timeout_ms: 1_000,
+                default_consistency: "QUORUM".into(),
+                tls: TlsConfig {
+                    ca_cert: tls.join("ca.pem"),
+                    node_dir: cert_dir,
+                },
+                limits: Default::default(),
+                peer: kvorum_node::config::PeerTuning {
+                    idle_timeout_ms: 1_500,
+                    keep_alive_ms: 300,
+                    ..Default::default()
+                },
+            };
+            let config_path = node_dir.join("node.toml");
+            std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+            nodes.push(TestNode {
+                id,
+                resp: config.resp_listen,
+                config_path,
+                child: None,
+            });
+        }
+        let mut cluster = TestCluster { dir, nodes };
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn(i);
+        }
+        for i in 0..cluster.nodes.len() {
+            cluster.wait_ready(i);
+        }
+        cluster.wait_connected();
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.config_path.with_file_name("node.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_kvorum"))
+            .arg("server")
+            .arg("--config")
+            .arg(&node.config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        node.child = Some(child);
+    }
+
+    /// Waits until the node answers PING on its RESP port.
+    pub fn wait_ready(&self, i: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(reply) = raw(self.nodes[i].resp, b"PING\r\n") {
+                if reply.starts_with(b"+PONG") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not start; log:\n{}",
+                self.nodes[i].id,
+                self.log(i)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until an ALL write succeeds from every node (every peer link is up).
+    pub fn wait_connected(&self) {
+        for i in 0..self.nodes.len() {
+            self.eventually(i, &["SET", "__ready", "1"], "+OK", Some("ALL"));
+        }
+    }
+
+    /// Retries a command on node `i` (with a connection-level consistency) until its reply
+    /// starts with `expect`, for up to 15 s; returns the reply.
+    pub fn eventually(
+        &self,
+        i: usize,
+        args: &[&str],
+        expect: &str,
+        consistency: Option<&str>,
+    ) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let reply = self.command(i, args, consistency);
+            if reply.starts_with(expect) {
+                return reply;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {}: {args:?} kept answering {reply:?}",
+                self.nodes[i].id
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs one command on node `i` over a fresh connection and returns the raw reply text.
+    pub fn command(&self, i: usize, args: &[&str], consistency: Option<&str>) -> String {
+        let mut wire = Vec::new();
+        if let Some(level) = consistency {
+            wire.extend(encode(&["CONSISTENCY", level]));
+        }
+        wire.extend(encode(args));
+        let reply = raw(self.nodes[i].resp, &wire).unwrap_or_default();
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        match consistency {
+            Some(_) => text.strip_prefix("+OK\r\n").unwrap_or(&text).to_owned(),
+            None => text,
+        }
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        format!("redis://{}/", self.nodes[i].resp)
+    }
+
+    /// SIGKILL, by pid.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        self.spawn(i);
+        self.wait_ready(i);
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].config_path.with_file_name("node.log"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+pub fn encode(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    out
+}
+
+/// Sends bytes, half-closes, and reads everything the server answers until it closes or goes
+/// quiet for a moment.
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(bytes)?;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out)?;
+    Ok(out)
+}
