@@ -258,3 +258,62 @@ impl NodeConfig {
         self.default_consistency.parse()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+node_id = 1
+[tls]
+ca_cert = "tls/ca.pem"
+node_dir = "tls/n1"
+"#;
+
+    fn load(text: &str) -> Result<NodeConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        NodeConfig::load(&path)
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_the_id_and_relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        let c = NodeConfig::load(&path).unwrap();
+        assert_eq!(c.resp_listen.port(), 6379);
+        assert_eq!(c.fsync, "always");
+        assert_eq!(c.tls.ca_cert, dir.path().join("tls/ca.pem"));
+        assert_eq!(c.data_dir, dir.path().join("data"));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused_by_name() {
+        let err = load(&format!(
+            "replication_factor = 1\nfsinc = \"never\"\n{MINIMAL}"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("fsinc"), "{err}");
+        // Three replicas need three nodes.
+        let err = load(MINIMAL).unwrap_err();
+        assert!(err.to_string().contains("replication_factor"), "{err}");
+        let err = load(&format!(
+            "replication_factor = 1\nfsync = \"sometimes\"\n{MINIMAL}"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("fsync"), "{err}");
+        let err = load(&format!(
+            "replication_factor = 1\ndefault_consistency = \"MOST\"\n{MINIMAL}"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("default_consistency"), "{err}");
+        let err = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[limits]\nmax_pipeline = 0\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("limits.max_pipeline"), "{err}");
+    }
+}

@@ -14,6 +14,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use tokio::process::{Child, Command};
 
@@ -237,7 +239,7 @@ async fn supervise(mut nodes: Vec<DevNode>) -> anyhow::Result<()> {
     println!("stopping every node ...");
     for node in nodes.iter() {
         if let Some(pid) = node.child.as_ref().and_then(Child::id) {
-            signal(pid, libc::SIGTERM);
+            signal(pid, Signal::SIGTERM);
         }
     }
     for node in nodes.iter_mut() {
@@ -260,21 +262,10 @@ async fn supervise(mut nodes: Vec<DevNode>) -> anyhow::Result<()> {
 }
 
 /// Sends a signal to one child we started, by its pid.
-fn signal(pid: u32, sig: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY-free: libc::kill is a plain syscall wrapper with no memory effects.
-        let _ = unsafe_free_kill(pid, sig);
-    }
-}
-
-fn unsafe_free_kill(pid: libc::pid_t, sig: libc::c_int) -> std::io::Result<()> {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other("kill failed"))
+fn signal(pid: u32, sig: Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        if let Err(e) = nix::sys::signal::kill(Pid::from_raw(pid), sig) {
+            tracing::warn!(pid, error = %e, "cannot signal node");
+        }
     }
 }

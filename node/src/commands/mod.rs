@@ -188,23 +188,58 @@ pub fn printable(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The keys a command touches, from its table entry (empty for unknown commands).
-pub fn keys_of<'a>(args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> + 'a {
+/// The keys a command touches, from its table entry (none for unknown or keyless commands).
+pub fn keys_of(args: &[Bytes]) -> impl Iterator<Item = &Bytes> + '_ {
     let (first, last, step) = args
         .first()
         .and_then(|name| lookup(name))
         .map(|s| s.keys)
         .unwrap_or(NO_KEYS);
-    let len = args.len() as i64;
     let last = if last < 0 {
-        len + last
+        args.len() as i64 + last
     } else {
-        last.min(len - 1)
+        last
     };
-    let range = if first > 0 && step > 0 && first <= last {
-        (first..=last).step_by(step as usize)
-    } else {
-        (1..=0).step_by(1)
-    };
-    range.filter_map(move |i| args.get(i as usize))
+    let keyless = first <= 0 || step <= 0;
+    (first.max(1)..=last)
+        .step_by(step.max(1) as usize)
+        .filter(move |_| !keyless)
+        .filter_map(move |i| args.get(i as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&'static str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::from_static(w.as_bytes()))
+            .collect()
+    }
+
+    fn keys(words: &[&'static str]) -> Vec<Bytes> {
+        keys_of(&args(words)).cloned().collect()
+    }
+
+    #[test]
+    fn keys_follow_the_command_table() {
+        assert_eq!(keys(&["GET", "a"]), args(&["a"]));
+        assert_eq!(keys(&["mset", "a", "1", "b", "2"]), args(&["a", "b"]));
+        assert_eq!(keys(&["DEL", "a", "b", "c"]), args(&["a", "b", "c"]));
+        assert!(keys(&["PING"]).is_empty());
+        assert!(keys(&["NOSUCH", "a"]).is_empty());
+        assert!(keys(&[]).is_empty());
+    }
+
+    #[test]
+    fn every_command_is_found_case_insensitively_and_once() {
+        for spec in COMMANDS {
+            assert!(std::ptr::eq(
+                lookup(spec.name.to_uppercase().as_bytes()).unwrap_or(spec),
+                spec
+            ));
+            assert_eq!(COMMANDS.iter().filter(|s| s.name == spec.name).count(), 1);
+        }
+    }
 }

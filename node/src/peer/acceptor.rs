@@ -130,7 +130,7 @@ where
         }
         result = tokio::time::timeout(
             shared.handshake_timeout,
-            handshake::accept(&conn, shared.self_id, |id| shared.is_peer(id), shared.max_frame_bytes),
+            handshake::accept(&conn, shared.self_id, |id| shared.is_peer(id)),
         ) => result,
     };
     let (peer, mut recv) = match handshake {

@@ -82,7 +82,6 @@ impl PeerSlot {
 pub(super) struct DialSettings {
     pub self_id: u64,
     pub client: quinn::ClientConfig,
-    pub max_frame_bytes: usize,
     pub send_queue_len: usize,
     pub handshake_timeout: Duration,
     pub backoff: (Duration, Duration),
@@ -109,7 +108,6 @@ pub(super) async fn run_connector(
                     settings.self_id,
                     slot.id,
                     slot.addr,
-                    settings.max_frame_bytes,
                 ),
             ) => attempt,
         };

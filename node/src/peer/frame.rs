@@ -233,6 +233,17 @@ mod tests {
     }
 
     #[test]
+    fn hostile_lengths_inside_the_payload_do_not_allocate() {
+        // A 6-byte body claiming a string, a byte array and an array of about 4 GiB each.
+        for claim in [0xdb, 0xc6, 0xdd] {
+            let body = [FRAME_VERSION, claim, 0xff, 0xff, 0xff, 0xff];
+            assert!(decode_frame_body::<Msg>(&body).is_err());
+            assert!(decode_frame_body::<String>(&body).is_err());
+            assert!(decode_frame_body::<Vec<u64>>(&body).is_err());
+        }
+    }
+
+    #[test]
     fn trailing_bytes_are_an_error() {
         let frame = encode_frame(&sample(), DEFAULT_MAX_FRAME_BYTES).unwrap();
         let mut body = body_of(&frame).to_vec();

@@ -22,6 +22,10 @@ use super::close::CloseReason;
 use super::error::FrameError;
 use super::frame::{read_frame, write_frame};
 
+/// Largest hello frame accepted. Far below `max_frame_bytes`: until the hello has been checked,
+/// the other side is only known to hold some certificate of the cluster CA.
+pub(super) const HELLO_MAX_FRAME_BYTES: usize = 256;
+
 /// First frame in each direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Hello {
@@ -99,7 +103,6 @@ pub(super) async fn dial(
     self_id: u64,
     peer: u64,
     addr: std::net::SocketAddr,
-    max_frame_bytes: usize,
 ) -> Result<Dialed, HandshakeError> {
     let connecting = endpoint
         .connect_with(client.clone(), addr, &node_dns_name(peer))
@@ -107,8 +110,13 @@ pub(super) async fn dial(
     let conn = connecting.await?;
     let result = async {
         let (mut send, mut recv) = conn.open_bi().await?;
-        write_frame(&mut send, &Hello { node_id: self_id }, max_frame_bytes).await?;
-        let answer: Hello = read_frame(&mut recv, max_frame_bytes)
+        write_frame(
+            &mut send,
+            &Hello { node_id: self_id },
+            HELLO_MAX_FRAME_BYTES,
+        )
+        .await?;
+        let answer: Hello = read_frame(&mut recv, HELLO_MAX_FRAME_BYTES)
             .await?
             .ok_or(HandshakeError::NoHello)?;
         if answer.node_id != peer {
@@ -141,11 +149,10 @@ pub(super) async fn accept(
     conn: &Connection,
     self_id: u64,
     is_peer: impl Fn(u64) -> bool,
-    max_frame_bytes: usize,
 ) -> Result<(u64, RecvStream), HandshakeError> {
     let leaf = client_leaf_certificate(conn).ok_or(HandshakeError::NoCertificate)?;
     let (mut send, mut recv) = conn.accept_bi().await?;
-    let hello: Hello = read_frame(&mut recv, max_frame_bytes)
+    let hello: Hello = read_frame(&mut recv, HELLO_MAX_FRAME_BYTES)
         .await?
         .ok_or(HandshakeError::NoHello)?;
     let claimed = hello.node_id;
@@ -155,7 +162,12 @@ pub(super) async fn accept(
     if !cert_names_node(&leaf, claimed) {
         return Err(HandshakeError::CertificateMismatch { claimed });
     }
-    write_frame(&mut send, &Hello { node_id: self_id }, max_frame_bytes).await?;
+    write_frame(
+        &mut send,
+        &Hello { node_id: self_id },
+        HELLO_MAX_FRAME_BYTES,
+    )
+    .await?;
     // Nothing else goes this way; an error here only means the stream is already gone, which
     // the reader will notice.
     let _ = send.finish();

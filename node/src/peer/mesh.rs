@@ -167,7 +167,6 @@ where
         let dial = Arc::new(DialSettings {
             self_id: cfg.self_id,
             client,
-            max_frame_bytes: cfg.max_frame_bytes,
             send_queue_len: cfg.send_queue_len,
             handshake_timeout: cfg.handshake_timeout(),
             backoff: cfg.backoff(),

@@ -22,7 +22,7 @@ use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use super::handshake::Hello;
+use super::handshake::{Hello, HELLO_MAX_FRAME_BYTES};
 use super::tls::crypto_provider;
 use super::{frame, ClusterCa, Mesh, NodeIdentity, PeerConfig, PEER_ALPN};
 
@@ -192,10 +192,16 @@ pub(super) async fn raw_hello(
         .await?;
     let attempt = async {
         let (mut send, mut recv) = conn.open_bi().await.ok()?;
-        frame::write_frame(&mut send, &Hello { node_id: claimed }, 1024)
+        frame::write_frame(
+            &mut send,
+            &Hello { node_id: claimed },
+            HELLO_MAX_FRAME_BYTES,
+        )
+        .await
+        .ok()?;
+        let answer: Hello = frame::read_frame(&mut recv, HELLO_MAX_FRAME_BYTES)
             .await
-            .ok()?;
-        let answer: Hello = frame::read_frame(&mut recv, 1024).await.ok()??;
+            .ok()??;
         Some((send, recv, answer))
     };
     match tokio::time::timeout(Duration::from_secs(3), attempt).await {
