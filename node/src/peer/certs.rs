@@ -26,6 +26,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
     GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData,
 };
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 
@@ -168,12 +169,13 @@ impl NodeIdentity {
         let chain = read_certs(&cert_path)?;
         let ca = read_first_cert(ca_cert_path)?;
         let key_pem = read_to_string(&key_path)?;
-        let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-            .map_err(|e| invalid_pem(&key_path, e))?
-            .ok_or_else(|| PeerError::InvalidPem {
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| match e {
+            pem::Error::NoItemsFound => PeerError::InvalidPem {
                 path: key_path.clone(),
                 reason: "no private key found".into(),
-            })?;
+            },
+            other => invalid_pem(&key_path, other),
+        })?;
         let key_pair = KeyPair::from_pem(&key_pem).map_err(|e| invalid_pem(&key_path, e))?;
         let (leaf, intermediates) = chain.split_first().ok_or_else(|| PeerError::InvalidPem {
             path: cert_path.clone(),
@@ -327,7 +329,7 @@ fn read_to_string(path: &Path) -> Result<String, PeerError> {
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PeerError> {
     let pem = read_to_string(path)?;
-    let certs = rustls_pemfile::certs(&mut pem.as_bytes())
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid_pem(path, e))?;
     if certs.is_empty() {
