@@ -151,12 +151,24 @@ wait_for_ping() {
 	die "$what on port $port did not answer PING within 30 s"
 }
 
+# Fails when something already listens on a TCP port of ours: PING would reach that server
+# and the figures would be someone else's.
+ensure_port_free() {
+	local port=$1
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		die "port $port is already in use; stop what listens there and run again"
+	fi
+}
+
 start_kvorum() {
+	local i
+	for ((i = 0; i < NODES; i++)); do
+		ensure_port_free $((KVORUM_PORT + i))
+	done
 	say "starting kvorum dev ($NODES nodes, RESP ports $KVORUM_PORT-$((KVORUM_PORT + NODES - 1)))"
 	"$KVORUM_BIN" dev --nodes "$NODES" --base-port "$KVORUM_PORT" --data-dir "$WORK/kvorum" \
 		>"$WORK/kvorum-dev.log" 2>&1 &
 	DEV_PID=$!
-	local i
 	for ((i = 0; i < 300; i++)); do
 		mapfile -t KVORUM_PIDS < <(grep -oE 'pid +[0-9]+' "$WORK/kvorum-dev.log" 2>/dev/null | awk '{print $2}')
 		[[ ${#KVORUM_PIDS[@]} -ge $NODES ]] && break
@@ -171,6 +183,7 @@ start_kvorum() {
 	done
 	for ((i = 0; i < NODES; i++)); do
 		wait_for_ping $((KVORUM_PORT + i)) "kvorum node n$((i + 1))"
+		kill -0 "${KVORUM_PIDS[$i]}" 2>/dev/null || die "kvorum node n$((i + 1)) exited; see its node.log"
 	done
 	# PING answers before the nodes have reached each other; a quorum write proves they have.
 	for ((i = 0; i < NODES; i++)); do
@@ -190,11 +203,13 @@ start_kvorum() {
 start_redis() {
 	local name=$1 port=$2
 	shift 2
+	ensure_port_free "$port"
 	mkdir -p "$WORK/$name"
 	redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/$name" --save '' "$@" \
 		--logfile "$WORK/$name/redis.log" &
 	SERVER_PID[$name]=$!
 	wait_for_ping "$port" "$name"
+	kill -0 "${SERVER_PID[$name]}" 2>/dev/null || die "$name exited: $(cat "$WORK/$name/redis.log")"
 	say "$name up on port $port (pid ${SERVER_PID[$name]}): $*"
 }
 

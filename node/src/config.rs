@@ -36,6 +36,9 @@ pub struct NodeConfig {
     /// log2 of the number of partitions (`Q = 2^bits`). Fixed at cluster creation.
     #[serde(default = "defaults::partition_bits")]
     pub partition_bits: u8,
+    /// Storage engine: `sled` (on disk) or `memory` (nothing survives the process; for tests).
+    #[serde(default)]
+    pub storage_engine: StorageEngine,
     /// `always` (group commit), `periodic:<ms>`, or `never`.
     #[serde(default = "defaults::fsync")]
     pub fsync: String,
@@ -50,6 +53,15 @@ pub struct NodeConfig {
     pub limits: Limits,
     #[serde(default)]
     pub peer: PeerTuning,
+}
+
+/// Which [`crate::storage::Storage`] implementation holds the node's data.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageEngine {
+    #[default]
+    Sled,
+    Memory,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -165,6 +165,7 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
                 .collect(),
             replication_factor: args.replication,
             partition_bits: kvorum_ring::DEFAULT_PARTITION_BITS,
+            storage_engine: Default::default(),
             fsync: args.fsync.clone(),
             request_timeout_ms: 2_000,
             default_consistency: "QUORUM".into(),

@@ -13,12 +13,12 @@ use kvorum_ring::{Layout, NodeId};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
 use crate::listener::{self, ListenerLimits};
 use crate::peer::{Mesh, NodeIdentity, PeerConfig};
 use crate::session::Shared;
-use crate::storage::{GroupCommit, SledStorage, Storage};
+use crate::storage::{GroupCommit, MemStorage, SledStorage, Storage};
 
 /// Metadata records of the data dir.
 const META_NODE_ID: &str = "node_id";
@@ -31,10 +31,13 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     let node = NodeId(config.node_id);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let storage: Arc<dyn Storage> = Arc::new(
-        SledStorage::open(&config.data_dir.join("db"))
-            .with_context(|| format!("opening storage in {}", config.data_dir.display()))?,
-    );
+    let storage: Arc<dyn Storage> = match config.storage_engine {
+        StorageEngine::Sled => Arc::new(
+            SledStorage::open(&config.data_dir.join("db"))
+                .with_context(|| format!("opening storage in {}", config.data_dir.display()))?,
+        ),
+        StorageEngine::Memory => Arc::new(MemStorage::new()),
+    };
     check_identity(storage.as_ref(), node)?;
     let layout = cluster_layout(&config)?;
     check_layout(storage.as_ref(), &layout)?;

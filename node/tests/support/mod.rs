@@ -71,6 +71,7 @@ impl TestCluster {
                     .collect(),
                 replication_factor: n,
                 partition_bits: 8,
+                storage_engine: Default::default(),
                 fsync: "always".into(),
                 request_timeout_ms: 1_000,
                 default_consistency: "QUORUM".into(),
