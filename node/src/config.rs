@@ -100,6 +100,8 @@ pub struct Limits {
     pub max_pipeline: usize,
     /// Requests queued for the replication core, all connections together.
     pub max_queued_requests: usize,
+    /// Requests this node coordinates at once (the rest wait in the queue).
+    pub max_in_flight_requests: usize,
     /// Storage operations running at once.
     pub max_storage_tasks: usize,
 }
@@ -114,6 +116,7 @@ impl Default for Limits {
             max_key_bytes: 64 << 10,
             max_pipeline: 1024,
             max_queued_requests: 16_384,
+            max_in_flight_requests: 8_192,
             max_storage_tasks: 256,
         }
     }
@@ -247,6 +250,7 @@ impl NodeConfig {
             ("limits.max_key_bytes", l.max_key_bytes),
             ("limits.max_pipeline", l.max_pipeline),
             ("limits.max_queued_requests", l.max_queued_requests),
+            ("limits.max_in_flight_requests", l.max_in_flight_requests),
             ("limits.max_storage_tasks", l.max_storage_tasks),
         ] {
             if value == 0 {

@@ -1,7 +1,8 @@
 //! The replication driver: the one task that owns this node's [`Core`] and performs its I/O.
 //!
-//! Inputs arrive on one bounded channel (client requests from RESP connections, storage
-//! completions) and from the peer mesh's receiver; after each input the driver drains the core's
+//! Inputs arrive on bounded channels — client requests from RESP connections (read only while
+//! fewer than `max_in_flight` operations are coordinated here), storage completions, and the peer
+//! mesh's receiver; after each input the driver drains the core's
 //! outputs in the documented order: messages go to the mesh (a message that cannot be sent is
 //! handed back, so the core can fail fast), storage work is run on the blocking pool (bounded by
 //! a semaphore) and reports back on the input channel, replies complete the waiting request.
@@ -24,22 +25,22 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use crate::peer::Mesh;
 use crate::storage::{keys, GroupCommit, Storage, StorageError};
 
-/// What RESP connections and storage tasks send to the driver.
-enum Input {
-    Request {
-        request: Request,
-        reply: oneshot::Sender<Reply>,
-    },
-    Storage {
-        token: StorageToken,
-        result: StorageResult,
-    },
+/// A client request and where its reply goes.
+struct Submitted {
+    request: Request,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// A finished storage operation.
+struct Completion {
+    token: StorageToken,
+    result: StorageResult,
 }
 
 /// A cheap, clonable way to submit requests to the driver.
 #[derive(Clone)]
 pub struct DriverHandle {
-    tx: mpsc::Sender<Input>,
+    tx: mpsc::Sender<Submitted>,
 }
 
 /// The driver went away (the node is shutting down).
@@ -53,7 +54,7 @@ impl DriverHandle {
     /// unbounded memory), then yields the receiver of the reply.
     pub fn try_submit(&self, request: Request) -> Queued {
         let (reply, rx) = oneshot::channel();
-        let pending = match self.tx.try_send(Input::Request { request, reply }) {
+        let pending = match self.tx.try_send(Submitted { request, reply }) {
             Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(input)) => Some((self.tx.clone(), input)),
             Err(mpsc::error::TrySendError::Closed(_)) => return futures_ready(Err(DriverGone)),
@@ -82,14 +83,19 @@ pub struct DriverParts {
     pub storage: Arc<dyn Storage>,
     pub commit: GroupCommit,
     pub queue_len: usize,
+    /// Requests this node coordinates at once; more wait in the queue.
+    pub max_in_flight: usize,
     pub max_storage_tasks: usize,
     pub shutdown: watch::Receiver<bool>,
 }
 
 /// Starts the driver task; returns its handle and the task.
 pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(parts.queue_len);
-    let handle = DriverHandle { tx: tx.clone() };
+    let (tx, requests) = mpsc::channel(parts.queue_len);
+    let handle = DriverHandle { tx };
+    // Every storage task holds a slot while it runs and sends one completion, so this bound is
+    // never the reason a task waits for long.
+    let (completions_tx, completions) = mpsc::channel(parts.max_storage_tasks);
     let driver = Driver {
         core: parts.core,
         mesh: parts.mesh,
@@ -99,9 +105,10 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         waiting: HashMap::new(),
         next_request: 0,
         started: Instant::now(),
-        self_tx: tx,
+        max_in_flight: parts.max_in_flight,
+        completions_tx,
     };
-    let task = tokio::spawn(driver.run(rx, parts.incoming, parts.shutdown));
+    let task = tokio::spawn(driver.run(requests, completions, parts.incoming, parts.shutdown));
     (handle, task)
 }
 
@@ -114,8 +121,9 @@ struct Driver {
     waiting: HashMap<RequestId, oneshot::Sender<Reply>>,
     next_request: RequestId,
     started: Instant,
+    max_in_flight: usize,
     /// For storage tasks to report back on.
-    self_tx: mpsc::Sender<Input>,
+    completions_tx: mpsc::Sender<Completion>,
 }
 
 /// How often peer reachability is re-read from the mesh.
@@ -124,7 +132,8 @@ const REACHABILITY_REFRESH: Duration = Duration::from_millis(50);
 impl Driver {
     async fn run(
         mut self,
-        mut inputs: mpsc::Receiver<Input>,
+        mut requests: mpsc::Receiver<Submitted>,
+        mut completions: mpsc::Receiver<Completion>,
         mut incoming: mpsc::Receiver<(u64, Message)>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -138,10 +147,14 @@ impl Driver {
                 .poll_timeout()
                 .map(|ms| self.started + Duration::from_millis(ms));
             tokio::select! {
-                input = inputs.recv() => match input {
-                    Some(input) => self.handle_input(input),
+                submitted = requests.recv(), if self.core.in_flight() < self.max_in_flight => match submitted {
+                    Some(submitted) => self.handle_request(submitted),
                     None => break,
                 },
+                Some(done) = completions.recv() => {
+                    let now = self.now();
+                    self.core.handle_storage(now, done.token, done.result);
+                }
                 Some((from, message)) = incoming.recv() => {
                     let now = self.now();
                     self.core.handle_message(now, NodeId(from), message);
@@ -184,16 +197,12 @@ impl Driver {
         }
     }
 
-    fn handle_input(&mut self, input: Input) {
+    fn handle_request(&mut self, submitted: Submitted) {
         let now = self.now();
-        match input {
-            Input::Request { request, reply } => {
-                self.next_request += 1;
-                self.waiting.insert(self.next_request, reply);
-                self.core.handle_request(now, self.next_request, request);
-            }
-            Input::Storage { token, result } => self.core.handle_storage(now, token, result),
-        }
+        self.next_request += 1;
+        self.waiting.insert(self.next_request, submitted.reply);
+        self.core
+            .handle_request(now, self.next_request, submitted.request);
     }
 
     /// Drains the core's outputs in the order its docs prescribe.
@@ -226,7 +235,7 @@ impl Driver {
         let storage = self.storage.clone();
         let commit = self.commit.clone();
         let slots = self.storage_slots.clone();
-        let tx = self.self_tx.clone();
+        let tx = self.completions_tx.clone();
         tokio::spawn(async move {
             let Ok(_slot) = slots.acquire_owned().await else {
                 return;
@@ -249,7 +258,7 @@ impl Driver {
                 },
                 other => other,
             };
-            let _ = tx.send(Input::Storage { token, result }).await;
+            let _ = tx.send(Completion { token, result }).await;
         });
     }
 }

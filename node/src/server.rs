@@ -71,6 +71,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         storage: storage.clone(),
         commit: commit.clone(),
         queue_len: config.limits.max_queued_requests,
+        max_in_flight: config.limits.max_in_flight_requests,
         max_storage_tasks: config.limits.max_storage_tasks,
         shutdown: shutdown.clone(),
     });
