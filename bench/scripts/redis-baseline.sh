@@ -23,6 +23,8 @@
 #   CLIENTS      parallel connections (default 50)
 #   PIPELINES    pipeline depths to run (default "1 16")
 #   REPEAT       repetitions of every (contender, pipeline); the table shows medians (default 3)
+#   KEYSPACE     when set, adds `-r KEYSPACE` (random keys); unset, every request uses one key,
+#                as the plain `redis-benchmark -t set,get` does
 #   RUN_TIMEOUT  seconds one redis-benchmark run may take before the script fails (default 300)
 #   OUT          JSON results file (default bench-results/redis-baseline.json)
 #
@@ -36,6 +38,7 @@ CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-"1 16"}
 REPEAT=${REPEAT:-3}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+KEYSPACE=${KEYSPACE:-}
 KVORUM_PORT=26379
 REDIS_PORT=26479
 REDIS_AOF_PORT=26480
@@ -71,7 +74,6 @@ ensure_redis_tools() {
 
 ensure_kvorum_bin() {
 	if [[ -n ${KVORUM_BIN:-} ]]; then
-		KVORUM_BIN_GIVEN=1
 		[[ -x $KVORUM_BIN ]] || die "KVORUM_BIN=$KVORUM_BIN is not an executable"
 		return 0
 	fi
@@ -87,12 +89,18 @@ ensure_kvorum_bin() {
 
 WORK=""
 DEV_PID=""
+BENCH_PID=""
 KVORUM_PIDS=()
 declare -A SERVER_PID=()
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	if [[ -n $BENCH_PID ]] && kill -0 "$BENCH_PID" 2>/dev/null; then
+		# `timeout` passes the signal on to its redis-benchmark.
+		kill -TERM "$BENCH_PID" 2>/dev/null || true
+		wait "$BENCH_PID" 2>/dev/null || true
+	fi
 	if [[ -n $DEV_PID ]] && kill -0 "$DEV_PID" 2>/dev/null; then
 		say "stopping kvorum dev (pid $DEV_PID)"
 		kill -TERM "$DEV_PID" 2>/dev/null || true
@@ -226,13 +234,14 @@ proc_field() {
 	echo "${f[$((n - 3))]}"
 }
 
-# utime+stime, in clock ticks, of all the given pids together.
+# "utime stime", in clock ticks, of all the given pids together.
 cpu_ticks() {
-	local total=0 pid
+	local user=0 sys=0 pid
 	for pid in "$@"; do
-		total=$((total + $(proc_field "$pid" 14) + $(proc_field "$pid" 15)))
+		user=$((user + $(proc_field "$pid" 14)))
+		sys=$((sys + $(proc_field "$pid" 15)))
 	done
-	echo "$total"
+	echo "$user $sys"
 }
 
 pids_of() {
@@ -260,6 +269,7 @@ run_one() {
 	read -r -a pids <<<"$(pids_of "$contender")"
 	local cmd=(redis-benchmark -p "$port" -t "set,get" -n "$REQUESTS" -c "$CLIENTS")
 	[[ $pipeline -gt 1 ]] && cmd+=(-P "$pipeline")
+	[[ -n $KEYSPACE ]] && cmd+=(-r "$KEYSPACE")
 	cmd+=(--csv)
 	out=$WORK/run-$contender-P$pipeline-$rep.out
 	err=$WORK/run-$contender-P$pipeline-$rep.err
@@ -267,7 +277,11 @@ run_one() {
 	before=$(cpu_ticks "${pids[@]}")
 	t0=$(date +%s.%N)
 	rc=0
-	timeout "$RUN_TIMEOUT" "${cmd[@]}" >"$out" 2>"$err" || rc=$?
+	# In the background and waited for, so that a signal to this script is acted on at once.
+	timeout "$RUN_TIMEOUT" "${cmd[@]}" >"$out" 2>"$err" &
+	BENCH_PID=$!
+	wait "$BENCH_PID" || rc=$?
+	BENCH_PID=""
 	t1=$(date +%s.%N)
 	after=$(cpu_ticks "${pids[@]}")
 	if [[ $rc -eq 124 ]]; then
@@ -288,11 +302,15 @@ run_one() {
 		cat "$out" >&2
 		die "$contender -P $pipeline: no SET/GET figures in the CSV output"
 	}
-	local cpu_s wall_s
-	cpu_s=$(awk -v d=$((after - before)) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", d / hz}')
+	local cpu_s user_s sys_s wall_s b a
+	read -r -a b <<<"$before"
+	read -r -a a <<<"$after"
+	user_s=$(awk -v d=$((a[0] - b[0])) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", d / hz}')
+	sys_s=$(awk -v d=$((a[1] - b[1])) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", d / hz}')
+	cpu_s=$(awk -v u="$user_s" -v s="$sys_s" 'BEGIN {printf "%.2f", u + s}')
 	wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
-	say "    SET $set_ops ops/s, GET $get_ops ops/s, server CPU $cpu_s s, wall $wall_s s"
-	RUNS+=("$contender $pipeline $rep $set_ops $get_ops $cpu_s $wall_s")
+	say "    SET $set_ops ops/s, GET $get_ops ops/s, server CPU $cpu_s s (user $user_s, system $sys_s), wall $wall_s s"
+	RUNS+=("$contender $pipeline $rep $set_ops $get_ops $cpu_s $wall_s $user_s $sys_s")
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -317,7 +335,25 @@ json_str() {
 # --- main --------------------------------------------------------------------------------
 
 main() {
+	local v
+	for v in REQUESTS CLIENTS REPEAT RUN_TIMEOUT; do
+		[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+	done
+	[[ -z $KEYSPACE || $KEYSPACE =~ ^[1-9][0-9]*$ ]] || die "KEYSPACE must be a positive integer"
+	for v in $PIPELINES; do
+		[[ $v =~ ^[1-9][0-9]*$ ]] || die "PIPELINES must hold positive integers (got '$v')"
+	done
 	ensure_redis_tools
+	# The commit is read before the build, so that it names what is built; "uncommitted changes"
+	# means changes in the sources the binary is built from.
+	local commit
+	commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n ${KVORUM_BIN:-} ]]; then
+		commit="$commit checked out; kvorum binary given by KVORUM_BIN"
+	elif [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no -- \
+		Cargo.toml Cargo.lock ring consistency resp node 2>/dev/null || true) ]]; then
+		commit="$commit (with uncommitted changes)"
+	fi
 	ensure_kvorum_bin
 	CLK_TCK=$(getconf CLK_TCK)
 
@@ -327,18 +363,12 @@ main() {
 	trap 'exit 143' TERM
 
 	# The machine, as the report needs it.
-	local cpu_model mem_gib os fs commit redis_version kvorum_version date_utc
+	local cpu_model mem_gib os fs redis_version kvorum_version date_utc
 	cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 	mem_gib=$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
 	# shellcheck source=/dev/null
 	os=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}" || echo unknown)
 	fs=$(df -PT "$WORK" | awk 'NR == 2 {print $2}')
-	commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-	if [[ -n ${KVORUM_BIN_GIVEN:-} ]]; then
-		commit="$commit checked out; kvorum binary given by KVORUM_BIN"
-	elif [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null || true) ]]; then
-		commit="$commit (with uncommitted changes)"
-	fi
 	redis_version=$(redis-server --version | awk '{print $3}')
 	redis_version=${redis_version#v=}
 	kvorum_version=$("$KVORUM_BIN" --version)
@@ -362,6 +392,17 @@ main() {
 	local pid
 	for pid in "${KVORUM_PIDS[@]}" "${SERVER_PID[@]}"; do
 		kill -0 "$pid" 2>/dev/null || die "server pid $pid exited during the benchmark"
+	done
+
+	# Warnings and errors the nodes logged during the run are part of the result.
+	local log warnings=0 n
+	for log in "$WORK"/kvorum/n*/node.log; do
+		n=$(grep -cE '\b(WARN|ERROR)\b' "$log" || true)
+		if [[ $n -gt 0 ]]; then
+			say "$n warning/error lines in ${log#"$WORK"/}; the first ones:"
+			grep -E '\b(WARN|ERROR)\b' "$log" | head -n 5 >&2
+		fi
+		warnings=$((warnings + n))
 	done
 
 	# --- report ---
@@ -394,13 +435,13 @@ main() {
 		local f
 		read -r -a f <<<"$line"
 		[[ -n $runs_json ]] && runs_json+=","
-		runs_json+=$'\n'"    {\"contender\": \"${f[0]}\", \"pipeline\": ${f[1]}, \"repetition\": ${f[2]}, \"set_ops_per_s\": ${f[3]}, \"get_ops_per_s\": ${f[4]}, \"server_cpu_s\": ${f[5]}, \"wall_s\": ${f[6]}}"
+		runs_json+=$'\n'"    {\"contender\": \"${f[0]}\", \"pipeline\": ${f[1]}, \"repetition\": ${f[2]}, \"set_ops_per_s\": ${f[3]}, \"get_ops_per_s\": ${f[4]}, \"server_cpu_s\": ${f[5]}, \"server_user_s\": ${f[7]}, \"server_system_s\": ${f[8]}, \"wall_s\": ${f[6]}}"
 	done
 
 	local machine
 	machine=$(
 		cat <<EOF
-- command: \`bench/scripts/redis-baseline.sh\` (REQUESTS=$REQUESTS CLIENTS=$CLIENTS PIPELINES="$PIPELINES" REPEAT=$REPEAT)
+- command: \`bench/scripts/redis-baseline.sh\` (REQUESTS=$REQUESTS CLIENTS=$CLIENTS PIPELINES="$PIPELINES" REPEAT=$REPEAT KEYSPACE=${KEYSPACE:-one key})
 - date: $date_utc
 - commit: $commit ($kvorum_version)
 - cpu: $(nproc) cores, $cpu_model
@@ -411,6 +452,7 @@ main() {
 EOF
 	)
 	printf '\n%s\n\n%s\n\n' "$machine" "$table"
+	echo "kvorum node logs: $warnings warning/error line(s)."
 	echo "Figures are medians of $REPEAT repetition(s); server CPU is utime+stime of the server processes (all $NODES kvorum nodes together), per 100k operations (SET and GET runs together: $ops_per_run operations per run)."
 
 	mkdir -p "$(dirname "$OUT")"
@@ -418,7 +460,8 @@ EOF
 {
   "format": 1,
   "command": "bench/scripts/redis-baseline.sh",
-  "settings": {"requests": $REQUESTS, "clients": $CLIENTS, "pipelines": $(json_str "$PIPELINES"), "repeat": $REPEAT, "nodes": $NODES},
+  "settings": {"requests": $REQUESTS, "clients": $CLIENTS, "pipelines": $(json_str "$PIPELINES"), "repeat": $REPEAT, "keyspace": ${KEYSPACE:-null}, "nodes": $NODES},
+  "kvorum_node_log_warnings": $warnings,
   "machine": {
     "date": $(json_str "$date_utc"),
     "commit": $(json_str "$commit"),

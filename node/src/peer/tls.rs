@@ -112,6 +112,9 @@ pub fn client_config(
     Ok(config)
 }
 
+/// RTT assumed before the first measurement on a connection.
+const INITIAL_RTT: Duration = Duration::from_millis(50);
+
 fn transport(tuning: &TransportTuning) -> Result<TransportConfig, PeerError> {
     if tuning.keep_alive.is_zero() || tuning.keep_alive >= tuning.idle_timeout {
         return Err(PeerError::Config {
@@ -128,6 +131,9 @@ fn transport(tuning: &TransportTuning) -> Result<TransportConfig, PeerError> {
         reason: e.to_string(),
     })?;
     let mut transport = TransportConfig::default();
+    // QUIC's default first RTT guess (333 ms) makes a dial whose first packet is lost (a peer
+    // that is just restarting) wait seconds for the retransmission; cluster links are LAN-like.
+    transport.initial_rtt(INITIAL_RTT);
     transport.keep_alive_interval(Some(tuning.keep_alive));
     transport.max_idle_timeout(Some(idle));
     Ok(transport)
