@@ -441,7 +441,7 @@ main() {
 	local machine
 	machine=$(
 		cat <<EOF
-- command: \`bench/scripts/redis-baseline.sh\` (REQUESTS=$REQUESTS CLIENTS=$CLIENTS PIPELINES="$PIPELINES" REPEAT=$REPEAT KEYSPACE=${KEYSPACE:-one key})
+- command: \`bench/scripts/redis-baseline.sh\` (REQUESTS=$REQUESTS CLIENTS=$CLIENTS PIPELINES="$PIPELINES" REPEAT=$REPEAT${KEYSPACE:+ KEYSPACE=$KEYSPACE})
 - date: $date_utc
 - commit: $commit ($kvorum_version)
 - cpu: $(nproc) cores, $cpu_model
