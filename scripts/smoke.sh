@@ -5,7 +5,7 @@
 # it started, by pid. Usage: scripts/smoke.sh [path-to-kvorum-binary]
 set -euo pipefail
 
-bin=${1:-target/release/kvorum}
+bin=${1:-${CARGO_TARGET_DIR:-target}/release/kvorum}
 base=${SMOKE_BASE_PORT:-36379}
 dir=$(mktemp -d)
 dev_pid=""
