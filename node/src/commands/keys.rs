@@ -8,57 +8,31 @@ use bytes::Bytes;
 use kvorum_consistency::{Command, Reply};
 use kvorum_resp::Frame;
 
-use super::reply::error_of;
-use super::strings::combine_writes;
-use super::{Ctx, Outcome};
+use super::reply::{combine_writes, error_of};
+use super::{requests, Ctx, Outcome};
 
 pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let keys = &args[1..];
-    if let Some(e) = keys.iter().find_map(|k| ctx.shared.check_key(k).err()) {
-        return e.into();
-    }
-    let replies: Vec<_> = keys
-        .iter()
-        .map(|k| ctx.shared.submit(ctx.session, k, Command::Delete))
-        .collect();
-    let timeout = ctx.shared.request_timeout_ms;
-    Outcome::Later(Box::pin(async move {
-        let mut outcomes = Vec::with_capacity(replies.len());
-        for reply in replies {
-            outcomes.push(reply.await);
-        }
-        if let Some(e) = combine_writes("DEL", &outcomes, timeout) {
+    let deletes = args[1..].iter().map(|k| (k, Command::Delete));
+    requests(ctx, deletes, |replies, timeout_ms| {
+        if let Some(e) = combine_writes("DEL", &replies, timeout_ms) {
             return e;
         }
-        let removed = outcomes
+        let removed = replies
             .iter()
-            .filter(|r| matches!(r, Reply::Written { existed: true }))
-            .count();
-        Frame::integer(removed as i64)
-    }))
+            .filter(|r| matches!(r, Reply::Written { existed: true }));
+        Frame::integer(removed.count() as i64)
+    })
 }
 
 pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let keys = &args[1..];
-    if let Some(e) = keys.iter().find_map(|k| ctx.shared.check_key(k).err()) {
-        return e.into();
-    }
-    let replies: Vec<_> = keys
-        .iter()
-        .map(|k| ctx.shared.submit(ctx.session, k, Command::Get))
-        .collect();
-    let timeout = ctx.shared.request_timeout_ms;
-    Outcome::Later(Box::pin(async move {
-        let mut count = 0;
-        for reply in replies {
-            let reply = reply.await;
-            if let Some(e) = error_of(&reply, timeout) {
-                return e;
-            }
-            if matches!(&reply, Reply::Value(Some(o)) if o.value().is_some()) {
-                count += 1;
-            }
+    let reads = args[1..].iter().map(|k| (k, Command::Get));
+    requests(ctx, reads, |replies, timeout_ms| {
+        if let Some(e) = replies.iter().find_map(|r| error_of(r, timeout_ms)) {
+            return e;
         }
-        Frame::integer(count)
-    }))
+        let present = replies
+            .iter()
+            .filter(|r| matches!(r, Reply::Value(Some(o)) if o.value().is_some()));
+        Frame::integer(present.count() as i64)
+    })
 }

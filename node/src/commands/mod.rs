@@ -23,6 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
+use kvorum_consistency::{Command, Reply};
 use kvorum_resp::Frame;
 
 use crate::session::{Session, Shared};
@@ -157,6 +158,35 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return wrong_arity(spec.name).into();
     }
     (spec.handler)(ctx, args)
+}
+
+/// The common shape of every data command: check each key against the size limit, queue one
+/// replication request per key *now* (so they run concurrently, also across a pipeline), and
+/// build the reply from all the replies, in key order, once they are in.
+pub fn requests<'k>(
+    ctx: &mut Ctx<'_>,
+    requests: impl IntoIterator<Item = (&'k Bytes, Command)>,
+    finish: impl FnOnce(Vec<Reply>, u64) -> Frame + Send + 'static,
+) -> Outcome {
+    let requests: Vec<(&Bytes, Command)> = requests.into_iter().collect();
+    if let Some(e) = requests
+        .iter()
+        .find_map(|(k, _)| ctx.shared.check_key(k).err())
+    {
+        return e.into();
+    }
+    let pending: Vec<_> = requests
+        .into_iter()
+        .map(|(key, command)| ctx.shared.submit(ctx.session, key, command))
+        .collect();
+    let timeout_ms = ctx.shared.request_timeout_ms;
+    Outcome::Later(Box::pin(async move {
+        let mut replies = Vec::with_capacity(pending.len());
+        for reply in pending {
+            replies.push(reply.await);
+        }
+        finish(replies, timeout_ms)
+    }))
 }
 
 pub fn wrong_arity(name: &str) -> Frame {

@@ -24,7 +24,27 @@ pub fn error_of(reply: &Reply, timeout_ms: u64) -> Option<Frame> {
     }
 }
 
+/// The error of a (multi-key) write, `None` if every key was written. When some keys were (or
+/// may have been) written and others not, the error says so rather than pretending nothing
+/// happened. A single write's error is returned as it is.
+pub fn combine_writes(command: &str, outcomes: &[Reply], timeout_ms: u64) -> Option<Frame> {
+    let first_error = outcomes.iter().find_map(|r| error_of(r, timeout_ms))?;
+    let applied = outcomes.iter().filter(|r| may_have_applied(r)).count();
+    if applied == 0 || outcomes.len() == 1 {
+        return Some(first_error);
+    }
+    let reason = first_error
+        .as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    Some(Frame::error(format!(
+        "ERR {command} partially applied: {applied} of {} keys written or possibly written; \
+         first failure: {reason}",
+        outcomes.len()
+    )))
+}
+
 /// Whether a reply leaves its write applied or possibly applied.
-pub fn may_have_applied(reply: &Reply) -> bool {
+fn may_have_applied(reply: &Reply) -> bool {
     matches!(reply, Reply::Timeout { .. } | Reply::Written { .. })
 }
