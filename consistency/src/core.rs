@@ -89,6 +89,11 @@ impl Core {
 
     /// A client request arrived at this node.
     pub fn handle_request(&mut self, now: Now, id: RequestId, request: Request) {
+        self.coordinate(now, Origin::Local(id), request);
+    }
+
+    /// Runs a request through the coordinator, from a local client or forwarded by a peer.
+    fn coordinate(&mut self, now: Now, origin: Origin, request: Request) {
         let view = View {
             node: self.config.node,
             n: self.config.replication,
@@ -96,61 +101,59 @@ impl Core {
             reachable: &self.reachable,
         };
         self.coordinator
-            .handle_request(&view, &mut self.out, now, Origin::Local(id), request);
+            .handle_request(&view, &mut self.out, now, origin, request);
     }
 
     /// A message arrived from a peer.
     pub fn handle_message(&mut self, now: Now, from: NodeId, message: Message) {
+        // Objects from the network are checked before anything merges them, and their
+        // timestamps advance our clock so later writes here order after them.
+        let message = match message {
+            Message::Store { op, key, object } => match object.validate() {
+                Ok(()) => Message::Store { op, key, object },
+                Err(e) => {
+                    let result = Err(format!("invalid object: {e}"));
+                    return self.out.send(from, Message::Stored { op, result });
+                }
+            },
+            Message::Fetched {
+                op,
+                result: Ok(Some(object)),
+            } => match object.validate() {
+                Ok(()) => Message::Fetched {
+                    op,
+                    result: Ok(Some(object)),
+                },
+                Err(e) => Message::Fetched {
+                    op,
+                    result: Err(format!("invalid object: {e}")),
+                },
+            },
+            other => other,
+        };
+        if let Message::Store { object, .. }
+        | Message::Fetched {
+            result: Ok(Some(object)),
+            ..
+        } = &message
+        {
+            if let Some(ts) = object.max_timestamp() {
+                self.coordinator.hlc_mut().observe(ts);
+            }
+        }
         match message {
             Message::Fetch { op, key } => {
                 self.replica
                     .handle_fetch(&self.layout, &mut self.out, from, op, key)
             }
             Message::Store { op, key, object } => {
-                if let Err(e) = object.validate() {
-                    let result = Err(format!("invalid object: {e}"));
-                    return self.out.send(from, Message::Stored { op, result });
-                }
-                if let Some(ts) = object.max_timestamp() {
-                    self.coordinator.hlc_mut().observe(ts);
-                }
                 self.replica
                     .handle_store(&self.layout, &mut self.out, from, op, key, object)
             }
             Message::Forward { op, request } => {
-                let view = View {
-                    node: self.config.node,
-                    n: self.config.replication,
-                    layout: &self.layout,
-                    reachable: &self.reachable,
-                };
-                let origin = Origin::Remote { from, op };
-                self.coordinator
-                    .handle_request(&view, &mut self.out, now, origin, request)
+                self.coordinate(now, Origin::Remote { from, op }, request)
             }
-            Message::Fetched {
-                op,
-                result: Ok(Some(object)),
-            } if object.validate().is_err() => {
-                let result = Err("invalid object".to_owned());
-                self.coordinator.handle_message(
-                    &mut self.out,
-                    from,
-                    Message::Fetched { op, result },
-                )
-            }
-            answer => {
-                if let Message::Fetched {
-                    result: Ok(Some(object)),
-                    ..
-                } = &answer
-                {
-                    if let Some(ts) = object.max_timestamp() {
-                        self.coordinator.hlc_mut().observe(ts);
-                    }
-                }
-                self.coordinator.handle_message(&mut self.out, from, answer)
-            }
+            answer => self.coordinator.handle_message(&mut self.out, from, answer),
         }
     }
 
