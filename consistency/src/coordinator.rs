@@ -20,6 +20,7 @@ use kvorum_ring::{Layout, NodeId};
 
 use crate::hlc::Hlc;
 use crate::io::{Mutation, Now, Outputs, StorageOp, StorageResult, StorageToken};
+use crate::level::Mode;
 use crate::message::{Command, Key, Message, OpId, Reply, Request, RequestId};
 use crate::object::Object;
 
@@ -122,6 +123,10 @@ impl Coordinator {
                     reason: e.to_string(),
                 },
             );
+        }
+        if level.sloppy || level.mode == Mode::Strong {
+            let reason = "SLOPPY quorums and STRONG mode are not available yet".to_owned();
+            return reply(out, origin, Reply::Failed { reason });
         }
         let partition = view
             .layout

@@ -15,7 +15,7 @@ pub enum DecodeError {
     TooManySiblings { count: usize, max: usize },
 }
 
-/// A consistency setting that cannot be honoured for a replication factor.
+/// A consistency setting that cannot be honoured, or that a namespace does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LevelError {
     #[error("{what}={value} is out of range: it must be between 1 and N={n}")]
@@ -24,6 +24,27 @@ pub enum LevelError {
         value: usize,
         n: usize,
     },
-    #[error("unknown consistency level '{name}' (expected ONE, QUORUM or ALL)")]
+    #[error(
+        "DW={dw} is above W={w}: durable acknowledgements are a subset of all acknowledgements"
+    )]
+    DurableAboveWrite { dw: usize, w: usize },
+    #[error(
+        "STRONG needs strict majorities: R and W of at least {majority} of N={n}, and no SLOPPY"
+    )]
+    StrongNeedsMajorities { n: usize, majority: usize },
+    #[error("unknown consistency level '{name}' (expected ONE, TWO, QUORUM, ALL, EVENTUAL, STRONG, or R=n W=n [DW=n] [STRICT|SLOPPY] [TIMEOUT=ms])")]
     UnknownPreset { name: String },
+    #[error("invalid consistency argument '{arg}': {reason}")]
+    BadArgument { arg: String, reason: &'static str },
+    #[error("{what}={value} is below this namespace's floor {floor}={min}")]
+    BelowFloor {
+        what: &'static str,
+        value: usize,
+        floor: &'static str,
+        min: usize,
+    },
+    #[error("DW={dw} needs fsync = always on the coordinating node; this node acknowledges writes before they are durable")]
+    DurableNeedsFsync { dw: usize },
+    #[error("SLOPPY quorums are not allowed in this namespace (allow_sloppy = no)")]
+    SloppyNotAllowed,
 }

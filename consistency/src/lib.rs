@@ -10,7 +10,8 @@
 //! - [`version`]: [`Dot`]s and [`VersionVector`]s.
 //! - [`object`]: the dotted-version-vector register ([`Object`]) with its causal merge.
 //! - [`record`]: versioned byte encoding of stored objects.
-//! - [`level`]: consistency presets and quorum arithmetic.
+//! - [`level`]: consistency presets, modes and quorum arithmetic; [`spec`]: their text form
+//!   (`R=2 W=3 SLOPPY TIMEOUT=500`); [`policy`]: a namespace's defaults and floors.
 //! - [`message`]: client requests and replies, and the peer messages (protocol version 1).
 //! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
 //! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
@@ -25,15 +26,19 @@ pub mod io;
 pub mod level;
 pub mod message;
 pub mod object;
+pub mod policy;
 pub mod record;
 mod replica;
+pub mod spec;
 pub mod version;
 
 pub use crate::core::{Core, CoreConfig};
 pub use error::{DecodeError, LevelError};
 pub use hlc::{Hlc, Timestamp};
 pub use io::{Mutation, Now, StorageOp, StorageRequest, StorageResult, StorageToken, Transmit};
-pub use level::{majority, Level, Preset};
+pub use level::{majority, Level, Mode, Preset};
 pub use message::{Command, Consistency, Key, Message, OpId, Reply, Request, RequestId};
 pub use object::{Object, Sibling};
+pub use policy::NamespacePolicy;
+pub use spec::Spec;
 pub use version::{Dot, VersionVector};

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use kvorum_consistency::Preset;
+use kvorum_consistency::{NamespacePolicy, Spec};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::Durability;
@@ -45,14 +45,41 @@ pub struct NodeConfig {
     /// How long a request waits for replicas before answering `-TIMEOUT`.
     #[serde(default = "defaults::request_timeout_ms")]
     pub request_timeout_ms: u64,
-    /// Consistency of a new RESP connection: `ONE`, `QUORUM` or `ALL`.
-    #[serde(default = "defaults::default_consistency")]
-    pub default_consistency: String,
+    /// Policy of the `default` namespace (db 0): default consistency and floors.
+    #[serde(default)]
+    pub default_namespace: DefaultNamespace,
     pub tls: TlsConfig,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
     pub peer: PeerTuning,
+}
+
+/// Consistency policy of the `default` namespace.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultNamespace {
+    /// What a request gets when neither the connection nor the command says: a preset (`ONE`,
+    /// `TWO`, `QUORUM`, `ALL`, `EVENTUAL`, `STRONG`) or `R=n W=n [DW=n] [STRICT|SLOPPY]`,
+    /// optionally with `TIMEOUT=ms`.
+    pub consistency: String,
+    /// Requests with a smaller R are refused.
+    pub min_r: usize,
+    /// Requests with a smaller W are refused.
+    pub min_w: usize,
+    /// Whether requests may use SLOPPY quorums.
+    pub allow_sloppy: bool,
+}
+
+impl Default for DefaultNamespace {
+    fn default() -> Self {
+        DefaultNamespace {
+            consistency: "QUORUM".to_owned(),
+            min_r: 1,
+            min_w: 1,
+            allow_sloppy: true,
+        }
+    }
 }
 
 /// Which [`crate::storage::Storage`] implementation holds the node's data.
@@ -169,9 +196,6 @@ mod defaults {
     pub fn request_timeout_ms() -> u64 {
         2_000
     }
-    pub fn default_consistency() -> String {
-        "QUORUM".to_owned()
-    }
 }
 
 /// A configuration that cannot run.
@@ -235,8 +259,8 @@ impl NodeConfig {
         if let Err(e) = self.durability() {
             return invalid("fsync", e);
         }
-        if let Err(e) = self.consistency() {
-            return invalid("default_consistency", e.to_string());
+        if let Err(e) = self.policy() {
+            return invalid("default_namespace", e);
         }
         if self.request_timeout_ms == 0 {
             return invalid("request_timeout_ms", "must be at least 1".into());
@@ -270,8 +294,20 @@ impl NodeConfig {
         self.fsync.parse::<Durability>().map_err(|e| e.to_string())
     }
 
-    pub fn consistency(&self) -> Result<Preset, kvorum_consistency::LevelError> {
-        self.default_consistency.parse()
+    /// The `default` namespace's policy.
+    pub fn policy(&self) -> Result<NamespacePolicy, String> {
+        let ns = &self.default_namespace;
+        let words: Vec<&str> = ns.consistency.split_whitespace().collect();
+        let default = Spec::parse(&words).map_err(|e| format!("consistency: {e}"))?;
+        let policy = NamespacePolicy {
+            n: self.replication_factor,
+            default,
+            min_r: ns.min_r,
+            min_w: ns.min_w,
+            allow_sloppy: ns.allow_sloppy,
+        };
+        policy.validate().map_err(|e| e.to_string())?;
+        Ok(policy)
     }
 }
 
@@ -322,10 +358,10 @@ node_dir = "tls/n1"
         .unwrap_err();
         assert!(err.to_string().contains("fsync"), "{err}");
         let err = load(&format!(
-            "replication_factor = 1\ndefault_consistency = \"MOST\"\n{MINIMAL}"
+            "replication_factor = 1\n{MINIMAL}[default_namespace]\nconsistency = \"MOST\"\n"
         ))
         .unwrap_err();
-        assert!(err.to_string().contains("default_consistency"), "{err}");
+        assert!(err.to_string().contains("default_namespace"), "{err}");
         let err = load(&format!(
             "replication_factor = 1\n{MINIMAL}[limits]\nmax_pipeline = 0\n"
         ))

@@ -168,7 +168,7 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
             storage_engine: Default::default(),
             fsync: args.fsync.clone(),
             request_timeout_ms: 2_000,
-            default_consistency: "QUORUM".into(),
+            default_namespace: Default::default(),
             tls: TlsConfig {
                 ca_cert: PathBuf::from("../tls/ca.pem"),
                 node_dir: PathBuf::from(format!("../tls/n{id}")),

@@ -105,10 +105,7 @@ async fn serve(
                         pending_keys.clear();
                     }
                     pending_keys.extend(keys_of(&args).cloned());
-                    let mut ctx = Ctx {
-                        shared,
-                        session: &mut session,
-                    };
+                    let mut ctx = Ctx::new(shared, &mut session);
                     pending.push_back(dispatch(&mut ctx, &args));
                 }
                 Ok(None) => break,

@@ -18,7 +18,7 @@ use crate::driver::{self, DriverParts};
 use crate::listener::{self, ListenerLimits};
 use crate::peer::{Mesh, NodeIdentity, PeerConfig};
 use crate::session::Shared;
-use crate::storage::{GroupCommit, MemStorage, SledStorage, Storage};
+use crate::storage::{Durability, GroupCommit, MemStorage, SledStorage, Storage};
 
 /// Metadata records of the data dir.
 const META_NODE_ID: &str = "node_id";
@@ -83,9 +83,9 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         node,
         driver,
         config.request_timeout_ms,
-        config.consistency()?,
+        config.policy().map_err(anyhow::Error::msg)?,
+        durability == Durability::Always,
         config.limits.max_key_bytes,
-        config.replication_factor,
         config.fsync.clone(),
     ));
     let limits = ListenerLimits {

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use kvorum_consistency::{Consistency, Key, Preset, Reply, Request};
+use kvorum_consistency::{
+    Consistency, Key, Level, LevelError, NamespacePolicy, Reply, Request, Spec,
+};
 use kvorum_resp::{Frame, Protocol};
 use kvorum_ring::{NamespaceId, NodeId};
 use tokio::sync::oneshot;
@@ -17,9 +19,11 @@ pub struct Shared {
     pub node: NodeId,
     pub driver: DriverHandle,
     pub request_timeout_ms: u64,
-    pub default_consistency: Preset,
+    /// The `default` namespace's consistency policy.
+    pub policy: NamespacePolicy,
+    /// Whether this node fsyncs every write before acknowledging it (so DW can be honoured).
+    pub durable_acks: bool,
     pub max_key_bytes: usize,
-    pub replication_factor: usize,
     pub fsync: String,
     pub started: Instant,
     pub connected_clients: AtomicUsize,
@@ -32,18 +36,18 @@ impl Shared {
         node: NodeId,
         driver: DriverHandle,
         request_timeout_ms: u64,
-        default_consistency: Preset,
+        policy: NamespacePolicy,
+        durable_acks: bool,
         max_key_bytes: usize,
-        replication_factor: usize,
         fsync: String,
     ) -> Self {
         Shared {
             node,
             driver,
             request_timeout_ms,
-            default_consistency,
+            policy,
+            durable_acks,
             max_key_bytes,
-            replication_factor,
             fsync,
             started: Instant::now(),
             connected_clients: AtomicUsize::new(0),
@@ -58,7 +62,7 @@ impl Shared {
             name: None,
             lib_name: None,
             lib_ver: None,
-            consistency: self.default_consistency,
+            consistency: Spec::default(),
             closing: false,
         }
     }
@@ -75,12 +79,28 @@ impl Shared {
         Ok(())
     }
 
+    /// The level and timeout a request of this connection runs with, under `spec` (the
+    /// connection's setting, or a per-command one over it): the namespace fills what is left
+    /// open and refuses what its floors forbid.
+    pub fn resolve(&self, spec: &Spec) -> Result<(Level, u64), LevelError> {
+        let level = self.policy.resolve(spec)?;
+        if level.dw > 0 && !self.durable_acks {
+            return Err(LevelError::DurableNeedsFsync { dw: level.dw });
+        }
+        let timeout_ms = spec
+            .or(&self.policy.default)
+            .timeout_ms
+            .unwrap_or(self.request_timeout_ms);
+        Ok((level, timeout_ms))
+    }
+
     /// Queues a request for the replication driver right away and returns its reply's future.
     pub fn submit(
         &self,
-        session: &Session,
         key: &Bytes,
         command: kvorum_consistency::Command,
+        level: Level,
+        timeout_ms: u64,
     ) -> impl std::future::Future<Output = Reply> + Send + 'static {
         let request = Request {
             key: Key {
@@ -88,8 +108,8 @@ impl Shared {
                 key: key.to_vec(),
             },
             command,
-            consistency: Consistency::Preset(session.consistency),
-            timeout_ms: self.request_timeout_ms,
+            consistency: Consistency::Explicit(level),
+            timeout_ms,
         };
         let queued = self.driver.try_submit(request);
         async move {
@@ -113,7 +133,9 @@ pub struct Session {
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
-    pub consistency: Preset,
+    /// This connection's consistency (`CONSISTENCY ...`); what it leaves open comes from the
+    /// namespace default.
+    pub consistency: Spec,
     /// Set by QUIT: close once the replies so far are written.
     pub closing: bool,
 }

@@ -120,13 +120,19 @@ fn a_real_redis_client_works_including_pipelining() {
 
     // Per-connection consistency.
     let level: String = redis::cmd("CONSISTENCY").query(&mut con).unwrap();
-    assert_eq!(level, "QUORUM");
+    assert!(
+        level.starts_with("QUORUM: R=2 W=2 STRICT (mode quorum)"),
+        "{level}"
+    );
     let _: () = redis::cmd("CONSISTENCY")
         .arg("one")
         .query(&mut con)
         .unwrap();
     let level: String = redis::cmd("CONSISTENCY").query(&mut con).unwrap();
-    assert_eq!(level, "ONE");
+    assert!(
+        level.starts_with("ONE: R=1 W=1 STRICT (mode eventual)"),
+        "{level}"
+    );
     let err = redis::cmd("CONSISTENCY")
         .arg("most")
         .query::<String>(&mut con)
@@ -134,5 +140,74 @@ fn a_real_redis_client_works_including_pipelining() {
     assert!(
         err.to_string().contains("unknown consistency level"),
         "{err}"
+    );
+}
+
+#[test]
+fn per_command_consistency_and_its_bounds() {
+    let mut c = TestCluster::start(3, 3);
+    // Explicit settings, per connection and per command.
+    assert_eq!(c.command(0, &["SET", "k", "v"], Some("R=1 W=3")), "+OK\r\n");
+    assert_eq!(
+        c.command(1, &["WITH", "R=3", "--", "GET", "k"], None),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(
+        c.command(
+            1,
+            &["WITH", "ALL", "TIMEOUT=500", "--", "MGET", "k", "nope"],
+            None
+        ),
+        "*2\r\n$1\r\nv\r\n$-1\r\n"
+    );
+    // Bounds are checked when given, with the reason.
+    let reply = c.command(0, &["CONSISTENCY", "R=4"], None);
+    assert!(reply.starts_with("-ERR R=4 is out of range"), "{reply}");
+    let reply = c.command(0, &["WITH", "W=2", "DW=3", "--", "SET", "k", "v"], None);
+    assert!(reply.starts_with("-ERR DW=3 is above W=2"), "{reply}");
+    let reply = c.command(0, &["WITH", "STRONG", "SLOPPY", "--", "GET", "k"], None);
+    assert!(
+        reply.starts_with("-ERR invalid consistency argument"),
+        "{reply}"
+    );
+    let reply = c.command(0, &["WITH", "R=1", "--", "PING"], None);
+    assert!(
+        reply.starts_with("-ERR WITH applies to commands on keys"),
+        "{reply}"
+    );
+    let reply = c.command(0, &["WITH", "R=1", "GET", "k"], None);
+    assert!(reply.starts_with("-ERR syntax: WITH"), "{reply}");
+    // A per-command setting applies to that command only.
+    let text = c.command(0, &["WITH", "ONE", "--", "GET", "k"], Some("ALL"));
+    assert_eq!(text, "$1\r\nv\r\n");
+    // With one node down, W=3 is refused up front and W=2 works, per command.
+    c.kill(2);
+    c.eventually(
+        0,
+        &["WITH", "W=3", "--", "SET", "k", "x"],
+        "-UNAVAILABLE",
+        None,
+    );
+    assert_eq!(
+        c.command(0, &["WITH", "W=2", "--", "SET", "k", "y"], None),
+        "+OK\r\n"
+    );
+}
+
+#[test]
+fn namespace_floors_refuse_weaker_requests_by_name() {
+    let c = TestCluster::start_with(3, 3, "[default_namespace]\nconsistency = \"QUORUM\"\nmin_r = 2\nmin_w = 2\nallow_sloppy = false\n");
+    let reply = c.command(0, &["CONSISTENCY", "ONE"], None);
+    assert!(
+        reply.starts_with("-ERR R=1 is below this namespace's floor min_r=2"),
+        "{reply}"
+    );
+    let reply = c.command(0, &["WITH", "R=3", "W=1", "--", "SET", "k", "v"], None);
+    assert!(reply.contains("min_w=2"), "{reply}");
+    let reply = c.command(0, &["WITH", "SLOPPY", "--", "SET", "k", "v"], None);
+    assert!(reply.contains("allow_sloppy"), "{reply}");
+    assert_eq!(
+        c.command(0, &["WITH", "ALL", "--", "SET", "k", "v"], None),
+        "+OK\r\n"
     );
 }

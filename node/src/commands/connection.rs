@@ -145,7 +145,10 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                     Protocol::Resp2 => 2,
                     Protocol::Resp3 => 3,
                 },
-                session.consistency,
+                match session.consistency.to_string() {
+                    s if s.is_empty() => "default".to_owned(),
+                    s => s.replace(' ', ","),
+                },
             );
             Frame::verbatim_text(text).into()
         }

@@ -1,29 +1,91 @@
-//! `CONSISTENCY [ONE|QUORUM|ALL]`: the consistency of this connection's later requests.
+//! kvorum's consistency commands.
 //!
-//! Without an argument it shows the current setting. The level is resolved against the
-//! namespace's replication factor `N` for each request: `ONE` = 1, `QUORUM` = ⌊N/2⌋+1, `ALL` = N
-//! replicas must answer a read or acknowledge a write.
+//! - `CONSISTENCY` shows this connection's setting and what it resolves to.
+//! - `CONSISTENCY <preset | R=n W=n [DW=n] [STRICT|SLOPPY]> [TIMEOUT=ms]` sets it for the
+//!   connection's later requests. Presets: `ONE`, `TWO`, `QUORUM`, `ALL`, `EVENTUAL`, `STRONG`.
+//! - `CONSISTENCY DEFAULT` goes back to the namespace default.
+//! - `WITH <same settings> -- <command ...>` runs one command with a setting over the
+//!   connection's (e.g. `WITH R=1 W=3 -- SET k v`).
+//!
+//! Settings are checked when given: bounds against `N` (R, W, DW ≤ N; DW ≤ W; STRONG needs
+//! majorities) and the namespace's floors (`min_r`, `min_w`, `allow_sloppy`), with an error
+//! that names what was violated.
 
 use bytes::Bytes;
-use kvorum_consistency::Preset;
+use kvorum_consistency::Spec;
 use kvorum_resp::Frame;
 
-use super::{syntax_error, Ctx, Outcome};
+use super::{dispatch, printable, Ctx, Outcome};
 
 pub fn consistency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    match args {
-        [_] => Frame::bulk(ctx.session.consistency.to_string()).into(),
-        [_, level] => match std::str::from_utf8(level).ok().map(str::parse::<Preset>) {
-            Some(Ok(preset)) => {
-                ctx.session.consistency = preset;
-                Frame::ok().into()
-            }
-            _ => Frame::error(format!(
-                "ERR unknown consistency level '{}' (expected ONE, QUORUM or ALL)",
-                super::printable(level)
-            ))
-            .into(),
-        },
-        _ => syntax_error().into(),
+    let settings = &args[1..];
+    if settings.is_empty() {
+        let spec = ctx.session.consistency.or(&ctx.shared.policy.default);
+        let shown = match ctx.shared.resolve(&ctx.session.consistency) {
+            Ok((level, timeout_ms)) => format!("{spec}: {level}, TIMEOUT={timeout_ms}"),
+            Err(e) => format!("{spec}: {e}"),
+        };
+        return Frame::bulk(shown).into();
     }
+    if let [word] = settings {
+        if word.eq_ignore_ascii_case(b"DEFAULT") {
+            ctx.session.consistency = Spec::default();
+            return Frame::ok().into();
+        }
+    }
+    match parse_checked(ctx, settings) {
+        Ok(spec) => {
+            ctx.session.consistency = spec;
+            Frame::ok().into()
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// `WITH <settings> -- <command ...>`.
+pub fn with(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let Some((settings, inner)) = split_with(args) else {
+        return Frame::error("ERR syntax: WITH <consistency settings> -- <command ...>").into();
+    };
+    let Some(name) = inner.first() else {
+        return Frame::error("ERR WITH needs a command after '--'").into();
+    };
+    if super::keys_of(inner).next().is_none() {
+        return Frame::error(format!(
+            "ERR WITH applies to commands on keys, not to '{}'",
+            printable(name)
+        ))
+        .into();
+    }
+    let spec = match parse_checked(ctx, settings) {
+        Ok(spec) => spec,
+        Err(e) => return e.into(),
+    };
+    let mut inner_ctx = Ctx {
+        shared: ctx.shared,
+        session: &mut *ctx.session,
+        command_spec: Some(spec),
+    };
+    dispatch(&mut inner_ctx, inner)
+}
+
+/// Splits `WITH settings... -- command...` at the first `--`.
+pub fn split_with(args: &[Bytes]) -> Option<(&[Bytes], &[Bytes])> {
+    let dashes = args.iter().position(|a| a.as_ref() == b"--")?;
+    Some((&args[1..dashes], &args[dashes + 1..]))
+}
+
+/// Parses settings and checks them against the namespace now, so a bad setting is reported
+/// when it is given rather than on every later request.
+fn parse_checked(ctx: &Ctx<'_>, settings: &[Bytes]) -> Result<Spec, Frame> {
+    let words: Vec<String> = settings
+        .iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    let spec = Spec::parse(&words).map_err(|e| Frame::error(format!("ERR {e}")))?;
+    let over = spec.or(&ctx.session.consistency);
+    ctx.shared
+        .resolve(&over)
+        .map_err(|e| Frame::error(format!("ERR {e}")))?;
+    Ok(spec)
 }

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use kvorum_consistency::{Command, Reply};
+use kvorum_consistency::{Command, Reply, Spec};
 use kvorum_resp::Frame;
 
 use crate::session::{Session, Shared};
@@ -44,6 +44,18 @@ impl From<Frame> for Outcome {
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub session: &'a mut Session,
+    /// A per-command consistency (`WITH ... --`) over the connection's.
+    pub command_spec: Option<Spec>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(shared: &'a Shared, session: &'a mut Session) -> Self {
+        Ctx {
+            shared,
+            session,
+            command_spec: None,
+        }
+    }
 }
 
 type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Outcome;
@@ -130,6 +142,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (1, -1, 1),
         keys::exists,
     ),
+    spec("with", -3, &["fast"], NO_KEYS, consistency::with),
     spec(
         "consistency",
         -1,
@@ -175,11 +188,18 @@ pub fn requests<'k>(
     {
         return e.into();
     }
+    let spec = match &ctx.command_spec {
+        Some(spec) => spec.or(&ctx.session.consistency),
+        None => ctx.session.consistency.clone(),
+    };
+    let (level, timeout_ms) = match ctx.shared.resolve(&spec) {
+        Ok(resolved) => resolved,
+        Err(e) => return Frame::error(format!("ERR {e}")).into(),
+    };
     let pending: Vec<_> = requests
         .into_iter()
-        .map(|(key, command)| ctx.shared.submit(ctx.session, key, command))
+        .map(|(key, command)| ctx.shared.submit(key, command, level, timeout_ms))
         .collect();
-    let timeout_ms = ctx.shared.request_timeout_ms;
     Outcome::Later(Box::pin(async move {
         let mut replies = Vec::with_capacity(pending.len());
         for reply in pending {
@@ -218,23 +238,32 @@ pub fn printable(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The keys a command touches, from its table entry (none for unknown or keyless commands).
-pub fn keys_of(args: &[Bytes]) -> impl Iterator<Item = &Bytes> + '_ {
-    let (first, last, step) = args
-        .first()
-        .and_then(|name| lookup(name))
-        .map(|s| s.keys)
-        .unwrap_or(NO_KEYS);
+/// The keys a command touches, from its table entry (none for unknown or keyless commands);
+/// for `WITH ... -- command`, the keys of the wrapped command.
+pub fn keys_of(args: &[Bytes]) -> Box<dyn Iterator<Item = &Bytes> + '_> {
+    let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+        return Box::new(std::iter::empty());
+    };
+    if spec.name == "with" {
+        return match consistency::split_with(args) {
+            Some((_, inner)) => keys_of(inner),
+            None => Box::new(std::iter::empty()),
+        };
+    }
+    let (first, last, step) = spec.keys;
+    if first <= 0 || step <= 0 {
+        return Box::new(std::iter::empty());
+    }
     let last = if last < 0 {
         args.len() as i64 + last
     } else {
         last
     };
-    let keyless = first <= 0 || step <= 0;
-    (first.max(1)..=last)
-        .step_by(step.max(1) as usize)
-        .filter(move |_| !keyless)
-        .filter_map(move |i| args.get(i as usize))
+    Box::new(
+        (first..=last)
+            .step_by(step as usize)
+            .filter_map(move |i| args.get(i as usize)),
+    )
 }
 
 #[cfg(test)]
@@ -260,6 +289,11 @@ mod tests {
         assert!(keys(&["PING"]).is_empty());
         assert!(keys(&["NOSUCH", "a"]).is_empty());
         assert!(keys(&[]).is_empty());
+        assert_eq!(
+            keys(&["WITH", "R=1", "--", "MGET", "x", "y"]),
+            args(&["x", "y"])
+        );
+        assert!(keys(&["WITH", "R=1", "MGET", "x"]).is_empty());
     }
 
     #[test]

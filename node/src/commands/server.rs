@@ -86,7 +86,7 @@ fn info_text(ctx: &Ctx<'_>) -> String {
          uptime_in_seconds:{uptime}\r\nreplication_factor:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n",
         env!("CARGO_PKG_VERSION"),
         ctx.shared.node.0,
-        ctx.shared.replication_factor,
+        ctx.shared.policy.n,
         ctx.shared.connected_clients.load(std::sync::atomic::Ordering::Relaxed),
     )
 }

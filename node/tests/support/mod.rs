@@ -43,6 +43,11 @@ fn free_udp_port() -> u16 {
 impl TestCluster {
     /// Starts `count` nodes with replication factor `n` and waits until every node answers PING.
     pub fn start(count: u64, n: usize) -> TestCluster {
+        Self::start_with(count, n, "")
+    }
+
+    /// Like [`TestCluster::start`], with extra TOML appended to every node's config.
+    pub fn start_with(count: u64, n: usize, extra_toml: &str) -> TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
         let ca = ClusterCa::create(&tls).unwrap();
@@ -74,7 +79,7 @@ impl TestCluster {
                 storage_engine: Default::default(),
                 fsync: "always".into(),
                 request_timeout_ms: 1_000,
-                default_consistency: "QUORUM".into(),
+                default_namespace: Default::default(),
                 tls: TlsConfig {
                     ca_cert: tls.join("ca.pem"),
                     node_dir: cert_dir,
@@ -87,7 +92,15 @@ impl TestCluster {
                 },
             };
             let config_path = node_dir.join("node.toml");
-            std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+            let mut text = toml::to_string(&config).unwrap();
+            if !extra_toml.is_empty() {
+                // Tables must come after the top-level keys; re-parse to merge.
+                let mut value: toml::Table = text.parse().unwrap();
+                let extra: toml::Table = extra_toml.parse().unwrap();
+                value.extend(extra);
+                text = toml::to_string(&value).unwrap();
+            }
+            std::fs::write(&config_path, text).unwrap();
             nodes.push(TestNode {
                 id,
                 resp: config.resp_listen,
@@ -179,7 +192,9 @@ impl TestCluster {
     pub fn command(&self, i: usize, args: &[&str], consistency: Option<&str>) -> String {
         let mut wire = Vec::new();
         if let Some(level) = consistency {
-            wire.extend(encode(&["CONSISTENCY", level]));
+            let mut words = vec!["CONSISTENCY"];
+            words.extend(level.split_whitespace());
+            wire.extend(encode(&words));
         }
         wire.extend(encode(args));
         let reply = raw(self.nodes[i].resp, &wire).unwrap_or_default();
