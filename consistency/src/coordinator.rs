@@ -1,8 +1,14 @@
 //! The coordinator side: running one client request across the key's replicas.
 //!
-//! Three kinds of operation:
-//! - **Read**: ask every reachable primary (the local storage for this node), merge the answers,
-//!   answer after `R` of them.
+//! Kinds of operation:
+//! - **Read**: ask every reachable primary (this node's own storage if it is one) and merge the
+//!   answers. In `eventual` and `quorum` modes the reply goes out after `R` answers; the
+//!   operation then waits for the remaining answers (or its deadline) and **repairs** every
+//!   replica whose copy differs from the merge, in the background (*read repair*). In `strong`
+//!   mode, replicas that disagree get the merge written back *before* the reply, until a
+//!   majority holds it (ABD), so no later read can return an older value.
+//! - **Learn** (`strong` writes only): read a majority first, so the write supersedes every
+//!   version a majority knew.
 //! - **Write** on a primary: mint the new version in the local storage transaction, send the
 //!   resulting state to the other reachable primaries, answer after `W` acknowledgements (the
 //!   local one included).
@@ -11,12 +17,14 @@
 //!   tried (nothing was applied, so this is safe).
 //!
 //! Before anything is sent, the number of reachable primaries is compared with what the request
-//! needs: too few is [`Reply::Unavailable`], a definite "not applied". Once a write has started,
-//! failing to gather `W` acknowledgements is [`Reply::Timeout`]: it may have been applied.
+//! needs: too few is [`Reply::Unavailable`], a definite "not applied" (so is a `strong` write
+//! that could not learn from a majority: it wrote nothing). Once a write has started, failing to
+//! gather `W` acknowledgements is [`Reply::Timeout`]: it may have been applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kvorum_ring::{Layout, NodeId};
+use bytes::Bytes;
+use kvorum_ring::{Layout, NodeId, PartitionId};
 
 use crate::hlc::Hlc;
 use crate::io::{Mutation, Now, Outputs, StorageOp, StorageResult, StorageToken};
@@ -37,21 +45,36 @@ pub(crate) enum Origin {
 
 #[derive(Debug)]
 struct Operation {
-    origin: Origin,
+    /// `None` once the reply went out (a read still repairing in the background).
+    origin: Option<Origin>,
     deadline_ms: u64,
     needed: usize,
+    key: Key,
+    partition: PartitionId,
     kind: Kind,
 }
 
 #[derive(Debug)]
 enum Kind {
     Read {
+        strong: bool,
+        pending: BTreeSet<NodeId>,
+        answers: BTreeMap<NodeId, Option<Object>>,
+        merged: Option<Object>,
+        /// `strong` only: the merge being written back to the replicas that disagreed.
+        write_back: Option<WriteBack>,
+    },
+    Learn {
+        value: Option<Bytes>,
+        /// The other reachable primaries, written to after learning.
+        targets: Vec<NodeId>,
         pending: BTreeSet<NodeId>,
         answers: usize,
         merged: Option<Object>,
+        /// W, for the write phase (`needed` is the learning majority meanwhile).
+        write_quorum: usize,
     },
     Write {
-        key: Key,
         targets: Vec<NodeId>,
         pending: BTreeSet<NodeId>,
         acks: usize,
@@ -62,6 +85,14 @@ enum Kind {
         candidates: Vec<NodeId>,
         current: Option<NodeId>,
     },
+}
+
+#[derive(Debug)]
+struct WriteBack {
+    object: Object,
+    pending: BTreeSet<NodeId>,
+    /// Replicas known to hold `object`: those whose answer already equalled it, then acks.
+    holders: usize,
 }
 
 /// The topology facts a coordinator decides with; owned by [`crate::Core`].
@@ -78,6 +109,15 @@ impl View<'_> {
     }
 }
 
+/// Counters a driver may export.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoordinatorStats {
+    /// Replicas sent a repair after a read found their copy stale.
+    pub read_repairs: u64,
+    /// `strong` reads that had to write back before answering.
+    pub write_backs: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     node: NodeId,
@@ -85,6 +125,7 @@ pub(crate) struct Coordinator {
     next_op: OpId,
     ops: BTreeMap<OpId, Operation>,
     storage: BTreeMap<StorageToken, OpId>,
+    stats: CoordinatorStats,
 }
 
 impl Coordinator {
@@ -95,6 +136,7 @@ impl Coordinator {
             next_op: 0,
             ops: BTreeMap::new(),
             storage: BTreeMap::new(),
+            stats: CoordinatorStats::default(),
         }
     }
 
@@ -102,8 +144,13 @@ impl Coordinator {
         &mut self.hlc
     }
 
+    /// Operations not finished yet (including reads repairing after their reply).
     pub fn in_flight(&self) -> usize {
         self.ops.len()
+    }
+
+    pub fn stats(&self) -> CoordinatorStats {
+        self.stats
     }
 
     pub fn handle_request(
@@ -114,23 +161,25 @@ impl Coordinator {
         origin: Origin,
         request: Request,
     ) {
-        let level = request.consistency.resolve(view.n);
-        if let Err(e) = level.validate(view.n) {
-            return reply(
-                out,
-                origin,
-                Reply::Failed {
-                    reason: e.to_string(),
-                },
-            );
-        }
-        if level.sloppy || level.mode == Mode::Strong {
-            let reason = "SLOPPY quorums and STRONG mode are not available yet".to_owned();
+        let level = match request.consistency.resolve(view.n).validate(view.n) {
+            Ok(level) => level,
+            Err(e) => {
+                return reply(
+                    out,
+                    origin,
+                    Reply::Failed {
+                        reason: e.to_string(),
+                    },
+                )
+            }
+        };
+        if level.sloppy {
+            let reason = "SLOPPY quorums are not available yet".to_owned();
             return reply(out, origin, Reply::Failed { reason });
         }
-        let partition = view
-            .layout
-            .partition_for_key(request.key.ns, &request.key.key);
+        let key = request.key.clone();
+        let timeout_ms = request.timeout_ms;
+        let partition = view.layout.partition_for_key(key.ns, &key.key);
         let primaries = match view.layout.preference_list(partition, view.n) {
             Ok(list) => list.primaries.to_vec(),
             Err(e) => {
@@ -148,12 +197,14 @@ impl Coordinator {
             .copied()
             .filter(|&p| view.is_reachable(p))
             .collect();
+        let strong = level.mode == Mode::Strong;
         let needed = if request.command.is_write() {
             level.w
         } else {
             level.r
         };
-        if reachable.len() < needed {
+        if reachable.len() < needed.max(if strong { level.r } else { 0 }) {
+            let needed = needed.max(if strong { level.r } else { 0 });
             return reply(
                 out,
                 origin,
@@ -163,37 +214,43 @@ impl Coordinator {
                 },
             );
         }
-        let deadline_ms = now.mono_ms.saturating_add(request.timeout_ms);
         self.next_op += 1;
         let op = self.next_op;
-        let key = request.key.clone();
-        let kind = match &request.command {
+        let is_primary = primaries.contains(&view.node);
+        let others: Vec<NodeId> = reachable
+            .iter()
+            .copied()
+            .filter(|&p| p != view.node)
+            .collect();
+        let value = match &request.command {
+            Command::Put { value } => Some(value.clone()),
+            _ => None,
+        };
+        let (needed, kind) = match &request.command {
             Command::Get => {
-                for &node in &reachable {
-                    if node == view.node {
-                        let token = out.storage(key.clone(), partition, StorageOp::Read);
-                        self.storage.insert(token, op);
-                    } else {
-                        out.send(
-                            node,
-                            Message::Fetch {
-                                op,
-                                key: key.clone(),
-                            },
-                        );
-                    }
-                }
-                Kind::Read {
+                self.fetch_from(out, op, &key, partition, &reachable);
+                let kind = Kind::Read {
+                    strong,
+                    pending: reachable.into_iter().collect(),
+                    answers: BTreeMap::new(),
+                    merged: None,
+                    write_back: None,
+                };
+                (needed, kind)
+            }
+            Command::Put { .. } | Command::Delete if is_primary && strong => {
+                self.fetch_from(out, op, &key, partition, &reachable);
+                let kind = Kind::Learn {
+                    value,
+                    targets: others,
                     pending: reachable.into_iter().collect(),
                     answers: 0,
                     merged: None,
-                }
-            }
-            Command::Put { .. } | Command::Delete if primaries.contains(&view.node) => {
-                let value = match &request.command {
-                    Command::Put { value } => Some(value.clone()),
-                    _ => None,
+                    write_quorum: needed,
                 };
+                (level.r, kind)
+            }
+            Command::Put { .. } | Command::Delete if is_primary => {
                 let ts = self.hlc.now(now.wall_ms);
                 let mutation = Mutation::Put {
                     node: view.node,
@@ -202,26 +259,20 @@ impl Coordinator {
                 };
                 let token = out.storage(key.clone(), partition, StorageOp::Apply(mutation));
                 self.storage.insert(token, op);
-                let targets = reachable.into_iter().filter(|&p| p != view.node).collect();
-                Kind::Write {
-                    key,
-                    targets,
+                let kind = Kind::Write {
+                    targets: others,
                     pending: BTreeSet::from([view.node]),
                     acks: 0,
                     existed: false,
-                }
+                };
+                (needed, kind)
             }
             Command::Put { .. } | Command::Delete => {
                 if matches!(origin, Origin::Remote { .. }) {
                     // The forwarder's layout says we are a primary, ours says not: refuse rather
                     // than forward again (no loops). Nothing was applied.
-                    return reply(
-                        out,
-                        origin,
-                        Reply::Failed {
-                            reason: format!("{} is not a primary of this key", view.node),
-                        },
-                    );
+                    let reason = format!("{} is not a primary of this key", view.node);
+                    return reply(out, origin, Reply::Failed { reason });
                 }
                 let mut candidates = reachable;
                 candidates.reverse(); // popped from the end: first primary first
@@ -231,15 +282,18 @@ impl Coordinator {
                     current: None,
                 };
                 forward_next(out, op, &mut kind);
-                kind
+                (needed, kind)
             }
         };
+        let deadline_ms = now.mono_ms.saturating_add(timeout_ms);
         self.ops.insert(
             op,
             Operation {
-                origin,
+                origin: Some(origin),
                 deadline_ms,
                 needed,
+                key,
+                partition,
                 kind,
             },
         );
@@ -248,6 +302,7 @@ impl Coordinator {
     pub fn handle_storage(
         &mut self,
         out: &mut Outputs,
+        now: Now,
         token: StorageToken,
         result: StorageResult,
     ) -> bool {
@@ -255,15 +310,27 @@ impl Coordinator {
             return false;
         };
         let Some(operation) = self.ops.get_mut(&op) else {
-            return true; // already answered
+            return true; // already finished
         };
         match (&mut operation.kind, result) {
-            (Kind::Read { .. }, StorageResult::Read(object)) => {
-                self.on_read_answer(out, op, self.node, Some(object))
+            (
+                Kind::Read {
+                    write_back: Some(_),
+                    ..
+                },
+                result,
+            ) => {
+                let ok = matches!(result, StorageResult::Applied { .. });
+                self.on_store_answer(out, op, self.node, ok);
+            }
+            (Kind::Read { .. } | Kind::Learn { .. }, StorageResult::Read(object)) => {
+                self.on_read_answer(out, now, op, self.node, Some(object))
+            }
+            (Kind::Read { .. } | Kind::Learn { .. }, _) => {
+                self.on_read_answer(out, now, op, self.node, None)
             }
             (
                 Kind::Write {
-                    key,
                     targets,
                     pending,
                     acks,
@@ -273,13 +340,14 @@ impl Coordinator {
             ) => {
                 pending.clear();
                 *acks = 1;
-                *existed = previous.as_ref().and_then(Object::value).is_some();
+                // A strong write already knows from the majority it learned from.
+                *existed |= previous.as_ref().and_then(Object::value).is_some();
                 for &target in targets.iter() {
                     out.send(
                         target,
                         Message::Store {
                             op,
-                            key: key.clone(),
+                            key: operation.key.clone(),
                             object: current.clone(),
                         },
                     );
@@ -296,25 +364,18 @@ impl Coordinator {
             ) => {
                 self.finish(out, op, Reply::Failed { reason });
             }
-            (
-                Kind::Write { .. },
-                StorageResult::Failed {
-                    may_have_applied: true,
-                    ..
-                },
-            ) => {
+            (Kind::Write { .. }, _) => {
                 let needed = operation.needed;
                 self.finish(out, op, Reply::Timeout { acks: 0, needed });
             }
-            (Kind::Read { .. }, _) => self.on_read_answer(out, op, self.node, None),
-            (_, _) => {}
+            (Kind::Forward { .. }, _) => {}
         }
         true
     }
 
-    pub fn handle_message(&mut self, out: &mut Outputs, from: NodeId, message: Message) {
+    pub fn handle_message(&mut self, out: &mut Outputs, now: Now, from: NodeId, message: Message) {
         match message {
-            Message::Fetched { op, result } => self.on_read_answer(out, op, from, result.ok()),
+            Message::Fetched { op, result } => self.on_read_answer(out, now, op, from, result.ok()),
             Message::Stored { op, result } => self.on_store_answer(out, op, from, result.is_ok()),
             Message::Forwarded { op, reply } => {
                 if matches!(self.ops.get(&op), Some(Operation { kind: Kind::Forward { current: Some(c), .. }, .. }) if *c == from)
@@ -328,9 +389,15 @@ impl Coordinator {
     }
 
     /// A message could not be sent: the peer is not connected. Nothing reached it.
-    pub fn handle_send_failed(&mut self, out: &mut Outputs, to: NodeId, message: &Message) {
+    pub fn handle_send_failed(
+        &mut self,
+        out: &mut Outputs,
+        now: Now,
+        to: NodeId,
+        message: &Message,
+    ) {
         match *message {
-            Message::Fetch { op, .. } => self.on_read_answer(out, op, to, None),
+            Message::Fetch { op, .. } => self.on_read_answer(out, now, op, to, None),
             Message::Store { op, .. } => self.on_store_answer(out, op, to, false),
             Message::Forward { op, .. } => {
                 let Some(operation) = self.ops.get_mut(&op) else {
@@ -367,13 +434,41 @@ impl Coordinator {
             let Some(operation) = self.ops.get(&op) else {
                 continue;
             };
-            let acks = match &operation.kind {
-                Kind::Read { answers, .. } => *answers,
-                Kind::Write { acks, .. } => *acks,
-                Kind::Forward { .. } => 0,
-            };
             let needed = operation.needed;
-            self.finish(out, op, Reply::Timeout { acks, needed });
+            let answer = match &operation.kind {
+                Kind::Read {
+                    answers,
+                    write_back: None,
+                    ..
+                } if operation.origin.is_some() => Reply::Timeout {
+                    acks: answers.len(),
+                    needed,
+                },
+                Kind::Read {
+                    write_back: Some(wb),
+                    ..
+                } => Reply::Timeout {
+                    acks: wb.holders,
+                    needed,
+                },
+                // Answered already: repair what the answers that came show, then forget it.
+                Kind::Read { .. } => {
+                    self.repair(out, op);
+                    self.ops.remove(&op);
+                    continue;
+                }
+                // Nothing was written while learning.
+                Kind::Learn { answers, .. } => Reply::Unavailable {
+                    needed,
+                    reachable: *answers,
+                },
+                Kind::Write { acks, .. } => Reply::Timeout {
+                    acks: *acks,
+                    needed,
+                },
+                Kind::Forward { .. } => Reply::Timeout { acks: 0, needed },
+            };
+            self.finish(out, op, answer);
         }
     }
 
@@ -381,10 +476,36 @@ impl Coordinator {
         self.ops.values().map(|o| o.deadline_ms).min()
     }
 
-    /// A read answer from `from` (`object` is `None` for a failure).
+    /// Asks each node for its copy: the local storage for this node, `Fetch` for the others.
+    fn fetch_from(
+        &mut self,
+        out: &mut Outputs,
+        op: OpId,
+        key: &Key,
+        partition: PartitionId,
+        nodes: &[NodeId],
+    ) {
+        for &node in nodes {
+            if node == self.node {
+                let token = out.storage(key.clone(), partition, StorageOp::Read);
+                self.storage.insert(token, op);
+            } else {
+                out.send(
+                    node,
+                    Message::Fetch {
+                        op,
+                        key: key.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A read answer from `from` (`object` is `None` for a failure), for a read or a learn.
     fn on_read_answer(
         &mut self,
         out: &mut Outputs,
+        now: Now,
         op: OpId,
         from: NodeId,
         object: Option<Option<Object>>,
@@ -392,58 +513,262 @@ impl Coordinator {
         let Some(operation) = self.ops.get_mut(&op) else {
             return;
         };
+        let needed = operation.needed;
+        match &mut operation.kind {
+            Kind::Read {
+                pending,
+                answers,
+                merged,
+                ..
+            } => {
+                if !pending.remove(&from) {
+                    return;
+                }
+                if let Some(answer) = object {
+                    *merged = merge_into(merged.take(), answer.as_ref());
+                    answers.insert(from, answer);
+                }
+                self.check_read(out, op);
+            }
+            Kind::Learn {
+                pending,
+                answers,
+                merged,
+                ..
+            } => {
+                if !pending.remove(&from) {
+                    return;
+                }
+                if let Some(answer) = object {
+                    *answers += 1;
+                    *merged = merge_into(merged.take(), answer.as_ref());
+                }
+                let (answers, remaining) = (*answers, pending.len());
+                if answers >= needed {
+                    self.start_strong_write(out, now, op);
+                } else if answers + remaining < needed {
+                    self.finish(
+                        out,
+                        op,
+                        Reply::Unavailable {
+                            needed,
+                            reachable: answers + remaining,
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Decides what a read does after an answer: reply, write back, repair, or keep waiting.
+    fn check_read(&mut self, out: &mut Outputs, op: OpId) {
+        let Some(operation) = self.ops.get_mut(&op) else {
+            return;
+        };
+        let needed = operation.needed;
+        let replied = operation.origin.is_none();
         let Kind::Read {
+            strong,
             pending,
             answers,
             merged,
+            write_back,
         } = &mut operation.kind
         else {
             return;
         };
-        if !pending.remove(&from) {
+        if write_back.is_some() {
+            return; // the write-back decides now
+        }
+        if replied {
+            if pending.is_empty() {
+                self.repair(out, op);
+                self.ops.remove(&op);
+            }
             return;
         }
-        if let Some(answer) = object {
-            *answers += 1;
-            *merged = match (merged.take(), answer) {
-                (Some(a), Some(b)) => Some(a.merge(&b)),
-                (a, b) => a.or(b),
-            };
+        if answers.len() + pending.len() < needed {
+            let reachable = answers.len() + pending.len();
+            return self.finish(out, op, Reply::Unavailable { needed, reachable });
         }
-        let (answers, remaining, needed) = (*answers, pending.len(), operation.needed);
-        if answers >= needed {
-            let value = match &mut operation.kind {
-                Kind::Read { merged, .. } => merged.take(),
-                _ => None,
-            };
-            self.finish(out, op, Reply::Value(value));
-        } else if answers + remaining < needed {
-            self.finish(
-                out,
-                op,
-                Reply::Unavailable {
-                    needed,
-                    reachable: answers + remaining,
-                },
-            );
+        if answers.len() < needed {
+            return;
+        }
+        let stale: BTreeSet<NodeId> = answers
+            .iter()
+            .filter(|(_, copy)| copy.as_ref() != merged.as_ref())
+            .map(|(&n, _)| n)
+            .collect();
+        match merged.clone() {
+            Some(object) if *strong && !stale.is_empty() => {
+                // ABD: the value returned must be on a majority before anyone sees it.
+                let holders = answers.len() - stale.len();
+                *write_back = Some(WriteBack {
+                    object: object.clone(),
+                    pending: stale.clone(),
+                    holders,
+                });
+                self.stats.write_backs += 1;
+                let (key, partition) = (operation.key.clone(), operation.partition);
+                for node in stale {
+                    if node == self.node {
+                        let op_kind = StorageOp::Apply(Mutation::Merge(object.clone()));
+                        let token = out.storage(key.clone(), partition, op_kind);
+                        self.storage.insert(token, op);
+                    } else {
+                        out.send(
+                            node,
+                            Message::Store {
+                                op,
+                                key: key.clone(),
+                                object: object.clone(),
+                            },
+                        );
+                    }
+                }
+                self.check_write_back(out, op);
+            }
+            merged => {
+                let answer = Reply::Value(merged);
+                if let Some(origin) = operation.origin.take() {
+                    reply(out, origin, answer);
+                }
+                if pending.is_empty() {
+                    self.repair(out, op);
+                    self.ops.remove(&op);
+                }
+            }
         }
     }
 
-    fn on_store_answer(&mut self, out: &mut Outputs, op: OpId, from: NodeId, ok: bool) {
-        let Some(Operation {
-            kind: Kind::Write { pending, acks, .. },
+    /// Sends the merged state to every replica whose answer differed from it (read repair).
+    /// Repairs are merges, so a repair racing a newer write does no harm.
+    fn repair(&mut self, out: &mut Outputs, op: OpId) {
+        let Some(operation) = self.ops.get(&op) else {
+            return;
+        };
+        let Kind::Read {
+            answers,
+            merged: Some(merged),
             ..
-        }) = self.ops.get_mut(&op)
+        } = &operation.kind
         else {
             return;
         };
-        if !pending.remove(&from) {
+        for (&node, copy) in answers {
+            if copy.as_ref() == Some(merged) {
+                continue;
+            }
+            self.stats.read_repairs += 1;
+            if node == self.node {
+                // Not tracked: its completion is ignored.
+                let mutation = StorageOp::Apply(Mutation::Merge(merged.clone()));
+                out.storage(operation.key.clone(), operation.partition, mutation);
+            } else {
+                // Answered under an operation id that no longer exists: ignored.
+                out.send(
+                    node,
+                    Message::Store {
+                        op,
+                        key: operation.key.clone(),
+                        object: merged.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// `strong` write: the majority's state is learned; write over it.
+    fn start_strong_write(&mut self, out: &mut Outputs, now: Now, op: OpId) {
+        let Some(operation) = self.ops.get_mut(&op) else {
             return;
+        };
+        let Kind::Learn {
+            value,
+            targets,
+            merged,
+            write_quorum,
+            ..
+        } = &mut operation.kind
+        else {
+            return;
+        };
+        // The clock has observed every fetched version, so this timestamp orders after them.
+        let ts = self.hlc.now(now.wall_ms);
+        let seen = merged.take().unwrap_or_default();
+        let existed = seen.value().is_some();
+        let mutation = Mutation::PutAfter {
+            seen,
+            node: self.node,
+            value: value.take(),
+            ts,
+        };
+        let token = out.storage(
+            operation.key.clone(),
+            operation.partition,
+            StorageOp::Apply(mutation),
+        );
+        self.storage.insert(token, op);
+        operation.needed = *write_quorum;
+        operation.kind = Kind::Write {
+            targets: std::mem::take(targets),
+            pending: BTreeSet::from([self.node]),
+            acks: 0,
+            existed,
+        };
+    }
+
+    fn on_store_answer(&mut self, out: &mut Outputs, op: OpId, from: NodeId, ok: bool) {
+        let Some(operation) = self.ops.get_mut(&op) else {
+            return;
+        };
+        match &mut operation.kind {
+            Kind::Write { pending, acks, .. } => {
+                if !pending.remove(&from) {
+                    return;
+                }
+                if ok {
+                    *acks += 1;
+                }
+                self.check_write(out, op);
+            }
+            Kind::Read {
+                write_back: Some(wb),
+                ..
+            } => {
+                if !wb.pending.remove(&from) {
+                    return;
+                }
+                if ok {
+                    wb.holders += 1;
+                }
+                self.check_write_back(out, op);
+            }
+            _ => {}
         }
-        if ok {
-            *acks += 1;
+    }
+
+    fn check_write_back(&mut self, out: &mut Outputs, op: OpId) {
+        let Some(operation) = self.ops.get(&op) else {
+            return;
+        };
+        let Kind::Read {
+            write_back: Some(wb),
+            ..
+        } = &operation.kind
+        else {
+            return;
+        };
+        let needed = operation.needed;
+        if wb.holders >= needed {
+            let answer = Reply::Value(Some(wb.object.clone()));
+            self.finish(out, op, answer);
+        } else if wb.holders + wb.pending.len() < needed {
+            // The write-back may have reached some replicas: indeterminate.
+            let acks = wb.holders;
+            self.finish(out, op, Reply::Timeout { acks, needed });
         }
-        self.check_write(out, op);
     }
 
     fn check_write(&mut self, out: &mut Outputs, op: OpId) {
@@ -473,8 +798,18 @@ impl Coordinator {
 
     fn finish(&mut self, out: &mut Outputs, op: OpId, answer: Reply) {
         if let Some(operation) = self.ops.remove(&op) {
-            reply(out, operation.origin, answer);
+            if let Some(origin) = operation.origin {
+                reply(out, origin, answer);
+            }
         }
+    }
+}
+
+/// The causal merge of what a read has gathered so far with one more answer.
+fn merge_into(merged: Option<Object>, answer: Option<&Object>) -> Option<Object> {
+    match (merged, answer) {
+        (Some(a), Some(b)) => Some(a.merge(b)),
+        (a, b) => a.or_else(|| b.cloned()),
     }
 }
 

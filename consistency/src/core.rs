@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use kvorum_ring::{Layout, NodeId};
 
-use crate::coordinator::{Coordinator, Origin, View};
+use crate::coordinator::{Coordinator, CoordinatorStats, Origin, View};
 use crate::io::{Now, Outputs, StorageRequest, StorageResult, StorageToken, Transmit};
 use crate::message::{Message, Reply, Request, RequestId};
 use crate::replica::Replica;
@@ -82,9 +82,15 @@ impl Core {
         }
     }
 
-    /// Operations this node coordinates that have not been answered yet.
+    /// Operations this node coordinates that have not finished yet (reads still repairing
+    /// after their reply included).
     pub fn in_flight(&self) -> usize {
         self.coordinator.in_flight()
+    }
+
+    /// Read-repair and write-back counters.
+    pub fn stats(&self) -> CoordinatorStats {
+        self.coordinator.stats()
     }
 
     /// A client request arrived at this node.
@@ -153,12 +159,14 @@ impl Core {
             Message::Forward { op, request } => {
                 self.coordinate(now, Origin::Remote { from, op }, request)
             }
-            answer => self.coordinator.handle_message(&mut self.out, from, answer),
+            answer => self
+                .coordinator
+                .handle_message(&mut self.out, now, from, answer),
         }
     }
 
     /// A storage request finished.
-    pub fn handle_storage(&mut self, _now: Now, token: StorageToken, result: StorageResult) {
+    pub fn handle_storage(&mut self, now: Now, token: StorageToken, result: StorageResult) {
         if let StorageResult::Read(Some(object))
         | StorageResult::Applied {
             current: object, ..
@@ -170,16 +178,16 @@ impl Core {
         }
         if !self
             .coordinator
-            .handle_storage(&mut self.out, token, result.clone())
+            .handle_storage(&mut self.out, now, token, result.clone())
         {
             self.replica.handle_storage(&mut self.out, token, result);
         }
     }
 
     /// A transmit from [`Core::poll_transmit`] could not be sent (the peer is not connected).
-    pub fn handle_send_failed(&mut self, _now: Now, transmit: Transmit) {
+    pub fn handle_send_failed(&mut self, now: Now, transmit: Transmit) {
         self.coordinator
-            .handle_send_failed(&mut self.out, transmit.to, &transmit.message);
+            .handle_send_failed(&mut self.out, now, transmit.to, &transmit.message);
     }
 
     /// The timer from [`Core::poll_timeout`] fired.

@@ -61,6 +61,14 @@ pub enum Mutation {
     },
     /// Merge a peer's state.
     Merge(Object),
+    /// A `strong` write: merge the state learned from a majority, then write over all of it, so
+    /// the new version supersedes every version a majority knew.
+    PutAfter {
+        seen: Object,
+        node: NodeId,
+        value: Option<Bytes>,
+        ts: Timestamp,
+    },
 }
 
 impl Mutation {
@@ -75,6 +83,15 @@ impl Mutation {
                     .0
             }
             Mutation::Merge(other) => current.merge(other),
+            Mutation::PutAfter {
+                seen,
+                node,
+                value,
+                ts,
+            } => {
+                let known = current.merge(seen);
+                known.write(*node, known.context(), value.clone(), *ts).0
+            }
         }
     }
 }

@@ -19,6 +19,7 @@
 //!   serves peers' reads and stores). Its docs give the call order.
 
 mod coordinator;
+pub use coordinator::CoordinatorStats;
 mod core;
 pub mod error;
 pub mod hlc;

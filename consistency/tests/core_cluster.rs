@@ -69,6 +69,18 @@ impl Cluster {
         }
     }
 
+    /// Brings a node marked down back (its storage kept).
+    fn revive(&mut self, node: NodeId) {
+        self.down.remove(&node);
+        for core in self.cores.values_mut() {
+            core.set_reachable(node, true);
+        }
+    }
+
+    fn stored(&self, node: u64, key: &str) -> Option<Object> {
+        self.stores[&NodeId(node)].get(key.as_bytes()).cloned()
+    }
+
     fn request(
         &mut self,
         at: NodeId,
@@ -310,6 +322,110 @@ fn a_forward_with_no_primary_reachable_is_unavailable() {
         c.down.insert(p);
     }
     let reply = c.request(outsider, 1, "k", put("v"), Preset::One);
+    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    assert_eq!(c.writes_applied, 0);
+}
+
+#[test]
+fn a_read_repairs_the_stale_replicas_it_saw() {
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    c.request(NodeId(1), 1, "k", put("new"), Preset::Quorum);
+    assert!(c.stored(3, "k").is_none());
+    c.revive(NodeId(3));
+    // A QUORUM read answers after 2 replies, then repairs node 3 in the background.
+    assert_eq!(
+        value(&c.request(NodeId(2), 2, "k", Command::Get, Preset::Quorum)).unwrap(),
+        "new"
+    );
+    assert_eq!(
+        c.stored(3, "k").and_then(|o| o.value().cloned()).unwrap(),
+        "new"
+    );
+    assert_eq!(c.cores[&NodeId(2)].stats().read_repairs, 1);
+    // Nothing left in flight once the repair went out.
+    assert_eq!(c.cores[&NodeId(2)].in_flight(), 0);
+}
+
+#[test]
+fn a_strong_read_writes_back_to_a_majority_before_answering() {
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    c.request(NodeId(1), 1, "k", put("v1"), Preset::Quorum);
+    // Node 1 holds v1; node 2 goes away before node 3 comes back: a majority read now sees
+    // {1: v1, 3: nothing} and must not answer before v1 is on a majority.
+    c.kill(NodeId(2));
+    c.revive(NodeId(3));
+    let got = c.request(NodeId(3), 2, "k", Command::Get, Preset::Strong);
+    assert_eq!(value(&got).unwrap(), "v1");
+    assert_eq!(
+        c.stored(3, "k").and_then(|o| o.value().cloned()).unwrap(),
+        "v1"
+    );
+    assert_eq!(c.cores[&NodeId(3)].stats().write_backs, 1);
+}
+
+#[test]
+fn a_strong_read_that_cannot_write_back_times_out_rather_than_answering() {
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    c.request(NodeId(1), 1, "k", put("v1"), Preset::Quorum);
+    c.revive(NodeId(3));
+    c.kill(NodeId(2));
+    // Node 3 looks reachable but drops everything: the read gets {1: v1} only.
+    c.silent.insert(NodeId(3));
+    let got = c.request(NodeId(1), 2, "k", Command::Get, Preset::Strong);
+    assert!(matches!(got, Reply::Timeout { .. }), "{got:?}");
+}
+
+#[test]
+fn a_strong_write_supersedes_what_a_majority_knew() {
+    let mut c = Cluster::new(3, 3);
+    // "a" reaches nodes 1 and 2 only.
+    c.kill(NodeId(3));
+    c.request(NodeId(1), 1, "k", put("a"), Preset::Quorum);
+    c.revive(NodeId(3));
+    // A strong write coordinated by node 3 (which never saw "a"), with node 1 away: it learns
+    // "a" from node 2 and writes over it instead of beside it.
+    c.kill(NodeId(1));
+    let written = c.request(NodeId(3), 2, "k", put("b"), Preset::Strong);
+    assert_eq!(written, Reply::Written { existed: true });
+    c.revive(NodeId(1));
+    let all = c.request(NodeId(1), 3, "k", Command::Get, Preset::All);
+    let Reply::Value(Some(object)) = all else {
+        panic!("{all:?}")
+    };
+    assert_eq!(object.value().unwrap(), "b");
+    assert_eq!(
+        object.siblings().len(),
+        1,
+        "no sibling left for the superseded write"
+    );
+}
+
+#[test]
+fn a_plain_quorum_write_beside_an_unseen_one_leaves_siblings() {
+    // The contrast with the strong write above: without learning first, the write is
+    // concurrent with "a" and both survive as siblings.
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    c.request(NodeId(1), 1, "k", put("a"), Preset::Quorum);
+    c.revive(NodeId(3));
+    c.kill(NodeId(1));
+    c.request(NodeId(3), 2, "k", put("b"), Preset::Quorum);
+    c.revive(NodeId(1));
+    let Reply::Value(Some(object)) = c.request(NodeId(1), 3, "k", Command::Get, Preset::All) else {
+        panic!()
+    };
+    assert_eq!(object.siblings().len(), 2);
+}
+
+#[test]
+fn a_strong_write_that_cannot_learn_from_a_majority_applies_nothing() {
+    let mut c = Cluster::new(3, 3);
+    c.silent.insert(NodeId(2));
+    c.silent.insert(NodeId(3));
+    let reply = c.request(NodeId(1), 1, "k", put("x"), Preset::Strong);
     assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
     assert_eq!(c.writes_applied, 0);
 }
