@@ -154,10 +154,18 @@ impl Default for Limits {
 #[serde(deny_unknown_fields, default)]
 pub struct PeerTuning {
     pub keep_alive_ms: u64,
-    /// A peer silent for this long is considered down.
+    /// A connection silent for this long is closed.
     pub idle_timeout_ms: u64,
     pub max_frame_bytes: usize,
     pub send_queue_len: usize,
+    /// Heartbeats feed the phi-accrual failure detector, which marks a silent peer down long
+    /// before the idle timeout.
+    pub heartbeat_interval_ms: u64,
+    pub phi_threshold: f64,
+    pub min_std_dev_ms: u64,
+    pub acceptable_pause_ms: u64,
+    pub first_heartbeat_estimate_ms: u64,
+    pub phi_window_len: usize,
 }
 
 impl Default for PeerTuning {
@@ -166,6 +174,12 @@ impl Default for PeerTuning {
             keep_alive_ms: crate::peer::config::DEFAULT_KEEP_ALIVE_MS,
             idle_timeout_ms: crate::peer::config::DEFAULT_IDLE_TIMEOUT_MS,
             max_frame_bytes: 80 << 20,
+            heartbeat_interval_ms: crate::peer::config::DEFAULT_HEARTBEAT_INTERVAL_MS,
+            phi_threshold: crate::peer::detector::DEFAULT_PHI_THRESHOLD,
+            min_std_dev_ms: crate::peer::detector::DEFAULT_MIN_STD_DEV_MS,
+            acceptable_pause_ms: crate::peer::detector::DEFAULT_ACCEPTABLE_PAUSE_MS,
+            first_heartbeat_estimate_ms: crate::peer::detector::DEFAULT_FIRST_HEARTBEAT_ESTIMATE_MS,
+            phi_window_len: crate::peer::detector::DEFAULT_WINDOW_LEN,
             send_queue_len: crate::peer::config::DEFAULT_SEND_QUEUE_LEN,
         }
     }

@@ -193,7 +193,7 @@ impl Driver {
             .collect();
         for peer in peers {
             self.core
-                .set_reachable(peer, self.mesh.is_connected(peer.0));
+                .set_reachable(peer, self.mesh.is_up(peer.0));
         }
     }
 

@@ -53,6 +53,12 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     peer_config.idle_timeout_ms = config.peer.idle_timeout_ms;
     peer_config.max_frame_bytes = config.peer.max_frame_bytes;
     peer_config.send_queue_len = config.peer.send_queue_len;
+    peer_config.heartbeat_interval_ms = config.peer.heartbeat_interval_ms;
+    peer_config.phi_threshold = config.peer.phi_threshold;
+    peer_config.min_std_dev_ms = config.peer.min_std_dev_ms;
+    peer_config.acceptable_pause_ms = config.peer.acceptable_pause_ms;
+    peer_config.first_heartbeat_estimate_ms = config.peer.first_heartbeat_estimate_ms;
+    peer_config.phi_window_len = config.peer.phi_window_len;
     let (mesh, incoming) = Mesh::start(peer_config, identity, shutdown.clone())
         .await
         .context("starting the peer transport")?;

@@ -13,8 +13,13 @@
 //!
 //! Any frame error closes the connection with a protocol error; the peer's connector will dial
 //! again, and nothing in this process fails.
+//!
+//! **Liveness.** The reader also feeds the peer's failure detector: the hello and every message
+//! count as signs of life, and a second loop reads the peer's heartbeat datagrams (see
+//! `heartbeat`), which keep arriving even while the message reader waits for the node.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use quinn::{Connection, Incoming};
 use serde::de::DeserializeOwned;
@@ -22,9 +27,11 @@ use tokio::task::JoinSet;
 use tracing::{debug, field, info, info_span, warn, Instrument, Span};
 
 use super::close::CloseReason;
+use super::connector::PeerSlot;
 use super::error::FrameError;
 use super::frame::read_frame;
 use super::handshake;
+use super::heartbeat::receive_heartbeats;
 use super::mesh::Shared;
 use super::stop::Stop;
 use super::tls::PEER_ALPN;
@@ -147,6 +154,13 @@ where
         }
     };
     Span::current().record("peer", peer);
+    let Some(slot) = shared.slot(peer) else {
+        // `accept` just checked that the peer is configured, and peers are never removed.
+        warn!("peer vanished during the hello; closing");
+        CloseReason::NotAPeer.close(&conn);
+        return;
+    };
+    slot.record_heard(Instant::now());
     if let Some(older) = shared.register_incoming(peer, &conn) {
         CloseReason::Replaced.close(&older);
     }
@@ -154,7 +168,9 @@ where
 
     let ended = tokio::select! {
         () = stop.wait() => Ended::Shutdown,
-        ended = deliver(peer, &mut recv, &shared) => ended,
+        ended = deliver(peer, &mut recv, &shared, &slot) => ended,
+        // Never completes; it only runs alongside the message reader.
+        () = receive_heartbeats(&conn, &slot) => Ended::Finished,
     };
     match &ended {
         Ended::Shutdown => CloseReason::Shutdown.close(&conn),
@@ -183,13 +199,19 @@ enum Ended {
     Frame(FrameError),
 }
 
-async fn deliver<M>(peer: u64, recv: &mut quinn::RecvStream, shared: &Shared<M>) -> Ended
+async fn deliver<M>(
+    peer: u64,
+    recv: &mut quinn::RecvStream,
+    shared: &Shared<M>,
+    slot: &PeerSlot,
+) -> Ended
 where
     M: DeserializeOwned,
 {
     loop {
         match read_frame::<M>(recv, shared.max_frame_bytes).await {
             Ok(Some(msg)) => {
+                slot.record_heard(Instant::now());
                 if shared.inbound.send((peer, msg)).await.is_err() {
                     return Ended::ReceiverGone;
                 }

@@ -4,6 +4,10 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::detector::{
+    DetectorConfig, DEFAULT_ACCEPTABLE_PAUSE_MS, DEFAULT_FIRST_HEARTBEAT_ESTIMATE_MS,
+    DEFAULT_MIN_STD_DEV_MS, DEFAULT_PHI_THRESHOLD, DEFAULT_WINDOW_LEN,
+};
 use super::error::PeerError;
 use super::frame::DEFAULT_MAX_FRAME_BYTES;
 use super::tls::TransportTuning;
@@ -24,9 +28,14 @@ pub const DEFAULT_RECONNECT_BACKOFF_MS: (u64, u64) = (100, 5_000);
 pub const DEFAULT_MAX_INCOMING: usize = 256;
 /// Default time `Mesh::shutdown` gives close notifications to reach peers.
 pub const DEFAULT_CLOSE_GRACE_MS: u64 = 500;
+/// Default interval between two heartbeats to each peer.
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 200;
+/// Largest accepted `phi_threshold`; beyond about 20 the detector is no faster than the idle
+/// timeout anyway.
+pub const MAX_PHI_THRESHOLD: f64 = 100.0;
 
 /// Configuration of one node's peer mesh.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PeerConfig {
     /// This node's id; must match the node certificate.
     pub self_id: u64,
@@ -55,6 +64,19 @@ pub struct PeerConfig {
     /// of the shutdown at once instead of after their idle timeout. Connections that were still
     /// being dialed may take longer; they are not waited for.
     pub close_grace_ms: u64,
+    /// Interval between two heartbeats this node sends to each connected peer.
+    pub heartbeat_interval_ms: u64,
+    /// Suspicion level (phi) at which a silent peer counts as down; 8 means the silence had
+    /// about a 1 in 10^8 chance of being mere lateness.
+    pub phi_threshold: f64,
+    /// Lower bound of the standard deviation of heartbeat intervals assumed by the detector.
+    pub min_std_dev_ms: u64,
+    /// Silence tolerated on top of the mean heartbeat interval before suspicion grows.
+    pub acceptable_pause_ms: u64,
+    /// Heartbeat interval assumed for a peer before any interval has been measured.
+    pub first_heartbeat_estimate_ms: u64,
+    /// Heartbeat intervals remembered per peer.
+    pub phi_window_len: usize,
 }
 
 impl PeerConfig {
@@ -73,6 +95,12 @@ impl PeerConfig {
             reconnect_backoff_ms: DEFAULT_RECONNECT_BACKOFF_MS,
             max_incoming: DEFAULT_MAX_INCOMING,
             close_grace_ms: DEFAULT_CLOSE_GRACE_MS,
+            heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            phi_threshold: DEFAULT_PHI_THRESHOLD,
+            min_std_dev_ms: DEFAULT_MIN_STD_DEV_MS,
+            acceptable_pause_ms: DEFAULT_ACCEPTABLE_PAUSE_MS,
+            first_heartbeat_estimate_ms: DEFAULT_FIRST_HEARTBEAT_ESTIMATE_MS,
+            phi_window_len: DEFAULT_WINDOW_LEN,
         }
     }
 
@@ -90,13 +118,42 @@ impl PeerConfig {
             ("send_queue_len", self.send_queue_len),
             ("recv_queue_len", self.recv_queue_len),
             ("max_incoming", self.max_incoming),
+            ("phi_window_len", self.phi_window_len),
         ] {
             if value == 0 {
                 return bad(field, "must be at least 1".into());
             }
         }
-        if self.handshake_timeout_ms == 0 {
-            return bad("handshake_timeout_ms", "must be at least 1".into());
+        for (field, value) in [
+            ("handshake_timeout_ms", self.handshake_timeout_ms),
+            ("min_std_dev_ms", self.min_std_dev_ms),
+            (
+                "first_heartbeat_estimate_ms",
+                self.first_heartbeat_estimate_ms,
+            ),
+        ] {
+            if value == 0 {
+                return bad(field, "must be at least 1".into());
+            }
+        }
+        // Heartbeats slower than the idle timeout would detect nothing QUIC does not already.
+        if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= self.idle_timeout_ms {
+            return bad(
+                "heartbeat_interval_ms",
+                format!(
+                    "must be above 0 and below idle_timeout_ms ({}), got {}",
+                    self.idle_timeout_ms, self.heartbeat_interval_ms
+                ),
+            );
+        }
+        if !(self.phi_threshold > 0.0 && self.phi_threshold <= MAX_PHI_THRESHOLD) {
+            return bad(
+                "phi_threshold",
+                format!(
+                    "must be above 0 and at most {MAX_PHI_THRESHOLD}, got {}",
+                    self.phi_threshold
+                ),
+            );
         }
         let (min, max) = self.reconnect_backoff_ms;
         if min == 0 || min > max {
@@ -131,6 +188,20 @@ impl PeerConfig {
 
     pub(super) fn close_grace(&self) -> Duration {
         Duration::from_millis(self.close_grace_ms)
+    }
+
+    pub(super) fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    pub(super) fn detector(&self) -> DetectorConfig {
+        DetectorConfig {
+            threshold: self.phi_threshold,
+            min_std_dev: Duration::from_millis(self.min_std_dev_ms),
+            acceptable_pause: Duration::from_millis(self.acceptable_pause_ms),
+            first_heartbeat_estimate: Duration::from_millis(self.first_heartbeat_estimate_ms),
+            window_len: self.phi_window_len,
+        }
     }
 
     pub(super) fn backoff(&self) -> (Duration, Duration) {
@@ -187,6 +258,62 @@ mod tests {
                 "handshake_timeout_ms",
                 PeerConfig {
                     handshake_timeout_ms: 0,
+                    ..base()
+                },
+            ),
+            (
+                "heartbeat_interval_ms",
+                PeerConfig {
+                    heartbeat_interval_ms: 0,
+                    ..base()
+                },
+            ),
+            (
+                "heartbeat_interval_ms",
+                PeerConfig {
+                    heartbeat_interval_ms: DEFAULT_IDLE_TIMEOUT_MS,
+                    ..base()
+                },
+            ),
+            (
+                "phi_threshold",
+                PeerConfig {
+                    phi_threshold: 0.0,
+                    ..base()
+                },
+            ),
+            (
+                "phi_threshold",
+                PeerConfig {
+                    phi_threshold: f64::NAN,
+                    ..base()
+                },
+            ),
+            (
+                "phi_threshold",
+                PeerConfig {
+                    phi_threshold: f64::INFINITY,
+                    ..base()
+                },
+            ),
+            (
+                "min_std_dev_ms",
+                PeerConfig {
+                    min_std_dev_ms: 0,
+                    ..base()
+                },
+            ),
+            (
+                "first_heartbeat_estimate_ms",
+                PeerConfig {
+                    first_heartbeat_estimate_ms: 0,
+                    ..base()
+                },
+            ),
+            (
+                "phi_window_len",
+                PeerConfig {
+                    phi_window_len: 0,
                     ..base()
                 },
             ),

@@ -11,19 +11,24 @@
 //! instead of waiting for a timeout. Frames queued when a connection dies are in the same state as
 //! bytes in flight — maybe delivered — and the caller's request timeout already covers that case;
 //! replaying them on a later connection would deliver requests whose coordinator gave up long ago.
+//!
+//! **Heartbeats.** While a connection is live, the connector also sends heartbeats on it (see
+//! `heartbeat`). The slot holds the peer's failure detector, fed by the incoming side.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use super::close::CloseReason;
+use super::detector::{DetectorConfig, PhiAccrual};
 use super::error::{FrameError, SendError};
 use super::frame::write_encoded;
 use super::handshake::{dial, Dialed};
+use super::heartbeat::send_heartbeats;
 use super::stop::Stop;
 
 /// What the mesh knows about one peer, shared by `Mesh::send` and the peer's connector.
@@ -33,19 +38,44 @@ pub(super) struct PeerSlot {
     addr: SocketAddr,
     /// The sending end of the current connection's queue; `None` while disconnected.
     outbox: Mutex<Option<mpsc::Sender<Bytes>>>,
+    /// How suspicious the peer's silence is; fed by its incoming connection, kept across
+    /// connections (a new connection does not make old interval samples wrong).
+    detector: Mutex<PhiAccrual>,
 }
 
 impl PeerSlot {
-    pub(super) fn new(id: u64, addr: SocketAddr) -> Self {
+    pub(super) fn new(id: u64, addr: SocketAddr, detector: DetectorConfig) -> Self {
         Self {
             id,
             addr,
             outbox: Mutex::new(None),
+            detector: Mutex::new(PhiAccrual::new(detector)),
         }
     }
 
     pub(super) fn is_connected(&self) -> bool {
         self.outbox().is_some()
+    }
+
+    /// A heartbeat from the peer arrived at `now`.
+    pub(super) fn record_heartbeat(&self, now: Instant) {
+        self.detector().heartbeat(now);
+    }
+
+    /// Something else from the peer (a message, its hello) arrived at `now`.
+    pub(super) fn record_heard(&self, now: Instant) {
+        self.detector().heard(now);
+    }
+
+    /// The detector's suspicion level and verdict at `now`.
+    pub(super) fn suspicion(&self, now: Instant) -> (f64, bool) {
+        let detector = self.detector();
+        (detector.phi(now), detector.is_available(now))
+    }
+
+    fn detector(&self) -> MutexGuard<'_, PhiAccrual> {
+        // Every detector method leaves it consistent; a poisoned lock is safe to use.
+        self.detector.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues one encoded frame without waiting.
@@ -85,6 +115,7 @@ pub(super) struct DialSettings {
     pub send_queue_len: usize,
     pub handshake_timeout: Duration,
     pub backoff: (Duration, Duration),
+    pub heartbeat_interval: Duration,
 }
 
 /// The connector task of one peer. Runs until `stop` fires.
@@ -116,7 +147,7 @@ pub(super) async fn run_connector(
                 info!("connected");
                 failures = 0;
                 backoff = min_backoff;
-                let reason = run_session(&slot, dialed, settings.send_queue_len, &mut stop).await;
+                let reason = run_session(&slot, dialed, &settings, &mut stop).await;
                 info!(%reason, "disconnected");
                 min_backoff
             }
@@ -156,19 +187,26 @@ fn log_failure(failures: u32, error: &dyn std::fmt::Display, retry_in: Duration)
 }
 
 /// Pumps the queue onto the connection until it ends; returns why it ended.
-async fn run_session(slot: &PeerSlot, dialed: Dialed, queue_len: usize, stop: &mut Stop) -> String {
+async fn run_session(
+    slot: &PeerSlot,
+    dialed: Dialed,
+    settings: &DialSettings,
+    stop: &mut Stop,
+) -> String {
     let Dialed {
         conn,
         mut send,
         recv: _keep_open,
     } = dialed;
-    let queue = slot.open(queue_len);
+    let queue = slot.open(settings.send_queue_len);
     let reason = tokio::select! {
         () = stop.wait() => {
             CloseReason::Shutdown.close(&conn);
             "shutting down".to_string()
         }
         error = conn.closed() => error.to_string(),
+        // Never completes; it only runs alongside the pump.
+        () = send_heartbeats(&conn, settings.heartbeat_interval) => "heartbeats stopped".to_string(),
         result = pump(queue, &mut send) => {
             // The stream is unusable; a new connection starts a new stream.
             CloseReason::Protocol.close(&conn);

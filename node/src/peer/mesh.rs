@@ -9,6 +9,13 @@
 //! keeps messages in order, and a restart on either side heals without coordination. The cost, a
 //! second QUIC connection per pair, is a few kilobytes and one keep-alive per interval.
 //!
+//! **Liveness.** Two signals per peer. `is_connected`: our outgoing connection is live, which
+//! QUIC only revokes after the idle timeout. `is_up`: connected *and* the peer's failure detector
+//! (fed by the heartbeats and messages arriving on the peer's own connection to us) still trusts
+//! it. A paused process or a dropped return path keeps a connection nominally open until the
+//! idle timeout but silences the peer at once, so `is_up` turns false after a few heartbeat
+//! intervals instead. Callers choosing replicas should use `is_up`.
+//!
 //! **Tasks.** `start` spawns the accept loop and one connector per peer. All are owned by the mesh
 //! (one `JoinSet`) and all watch the same stop signal: the owner's `watch` channel, or
 //! [`Mesh::shutdown`], which also waits for them and releases the UDP port. Dropping the last
@@ -17,7 +24,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,6 +37,7 @@ use super::certs::NodeIdentity;
 use super::close::CloseReason;
 use super::config::PeerConfig;
 use super::connector::{run_connector, DialSettings, PeerSlot};
+use super::detector::DetectorConfig;
 use super::error::{PeerError, SendError};
 use super::frame::encode_frame;
 use super::stop::Stop;
@@ -54,7 +62,7 @@ impl<M> Shared<M> {
         read(&self.peers).contains_key(&id)
     }
 
-    fn slot(&self, id: u64) -> Option<Arc<PeerSlot>> {
+    pub(super) fn slot(&self, id: u64) -> Option<Arc<PeerSlot>> {
         read(&self.peers).get(&id).cloned()
     }
 
@@ -79,6 +87,8 @@ impl<M> Shared<M> {
 struct Inner<M> {
     shared: Arc<Shared<M>>,
     dial: Arc<DialSettings>,
+    /// Settings of each new peer's failure detector.
+    detector: DetectorConfig,
     local_addr: SocketAddr,
     close_grace: Duration,
     stop_tx: watch::Sender<bool>,
@@ -170,6 +180,7 @@ where
             send_queue_len: cfg.send_queue_len,
             handshake_timeout: cfg.handshake_timeout(),
             backoff: cfg.backoff(),
+            heartbeat_interval: cfg.heartbeat_interval(),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Stop::new(stop_rx, shutdown);
@@ -183,6 +194,7 @@ where
             inner: Arc::new(Inner {
                 shared,
                 dial,
+                detector: cfg.detector(),
                 local_addr,
                 close_grace: cfg.close_grace(),
                 stop_tx,
@@ -212,7 +224,7 @@ where
                 reason: format!("cannot add this node itself ({id}) as a peer"),
             });
         }
-        let slot = Arc::new(PeerSlot::new(id, addr));
+        let slot = Arc::new(PeerSlot::new(id, addr, inner.detector));
         {
             let mut peers = write(&shared.peers);
             if peers.contains_key(&id) {
@@ -270,6 +282,41 @@ impl<M> Mesh<M> {
         ids
     }
 
+    /// Whether `peer` should be counted on right now: our connection to it is live
+    /// ([`Mesh::is_connected`]) and its failure detector has heard from it recently enough
+    /// (phi below `phi_threshold`). False for unknown peers and for peers never heard from.
+    pub fn is_up(&self, peer: u64) -> bool {
+        self.inner.shared.slot(peer).is_some_and(|slot| {
+            let (_, available) = slot.suspicion(Instant::now());
+            slot.is_connected() && available
+        })
+    }
+
+    /// The peers [`Mesh::is_up`] is true for, in ascending order.
+    pub fn up_peers(&self) -> Vec<u64> {
+        self.liveness()
+            .into_iter()
+            .filter(|(_, liveness)| liveness.up)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Liveness of every configured peer, in ascending id order (for status views and logs).
+    pub fn liveness(&self) -> Vec<(u64, PeerLiveness)> {
+        let now = Instant::now();
+        let mut all: Vec<(u64, PeerLiveness)> = read(&self.inner.shared.peers)
+            .iter()
+            .map(|(id, slot)| {
+                let connected = slot.is_connected();
+                let (phi, available) = slot.suspicion(now);
+                let up = connected && available;
+                (*id, PeerLiveness { connected, phi, up })
+            })
+            .collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
     /// The address the endpoint is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
@@ -317,6 +364,18 @@ impl<M> Mesh<M> {
             );
         }
     }
+}
+
+/// What the mesh believes about one peer's liveness.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeerLiveness {
+    /// Our outgoing connection to the peer is live ([`Mesh::is_connected`]).
+    pub connected: bool,
+    /// The failure detector's suspicion: near 0 just after hearing from the peer, growing with
+    /// its silence; `f64::INFINITY` if the peer was never heard from.
+    pub phi: f64,
+    /// `connected` and `phi` below the threshold ([`Mesh::is_up`]).
+    pub up: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -11,9 +11,12 @@
 //! - [`tls`] — rustls/quinn server and client configuration, ALPN, keep-alive and idle timeout.
 //! - [`frame`] — the wire codec for one message on a stream.
 //! - [`config`] — [`PeerConfig`], defaults and validation.
-//! - [`mesh`] — [`Mesh`], the handle: start, send, connection state, shutdown.
-//! - `connector` — one task per peer that dials, pumps the send queue and reconnects.
-//! - `acceptor` — the accept loop and the per-connection readers.
+//! - [`mesh`] — [`Mesh`], the handle: start, send, connection state and liveness, shutdown.
+//! - [`detector`] — [`PhiAccrual`], the pure phi-accrual failure detector of one peer.
+//! - `heartbeat` — the heartbeat datagram: its encoding, the sending and receiving loops.
+//! - `connector` — one task per peer that dials, pumps the send queue, sends heartbeats and
+//!   reconnects.
+//! - `acceptor` — the accept loop and the per-connection readers, which feed the detectors.
 //! - `handshake` — the hello exchange that binds a connection to a verified node id.
 //! - `close`, `stop` — close codes and the shared stop signal.
 //! - [`error`] — [`PeerError`] (set-up), [`SendError`] (not sent), [`FrameError`] (bad frame).
@@ -27,6 +30,13 @@
 //! A body longer than `max_frame_bytes` (default 64 MiB) is refused before it is read; an unknown
 //! version byte or an undecodable payload is an error. Any frame error closes the connection
 //! with an application close code; nothing in the process panics.
+//!
+//! Besides the stream, the dialer sends a heartbeat every `heartbeat_interval_ms` as a QUIC
+//! DATAGRAM on the same connection: `[version byte = 1][rmp-serde named encoding of
+//! Datagram::Heartbeat { seq }]` (no length prefix; at most 256 bytes). Heartbeats are mesh
+//! internal and never reach the node's receiver. They travel outside the stream so that neither
+//! a long send queue nor a receiver applying backpressure delays them (see `heartbeat`). A
+//! datagram the receiver cannot decode still counts as a sign of life and is otherwise ignored.
 //!
 //! # Identity
 //!
@@ -42,9 +52,18 @@
 //! it fails at once when there is no live connection or the peer's bounded queue is full. Messages
 //! queued on a connection that dies are dropped (see `connector`); callers rely on their own
 //! timeouts for anything that was accepted by `send` but not answered.
+//!
+//! # Liveness
+//!
+//! `is_connected(peer)` is true while our outgoing connection is up; a vanished peer is noticed
+//! only after the QUIC idle timeout. `is_up(peer)` additionally asks the peer's phi-accrual
+//! failure detector, fed by everything arriving from the peer (heartbeats and messages), so a
+//! crashed, paused or cut-off peer counts as down after a few heartbeat intervals, typically
+//! well under a second with the defaults, while its connection may still look open.
 
 pub mod certs;
 pub mod config;
+pub mod detector;
 pub mod error;
 pub mod frame;
 pub mod mesh;
@@ -54,6 +73,7 @@ mod acceptor;
 mod close;
 mod connector;
 mod handshake;
+mod heartbeat;
 mod stop;
 
 #[cfg(test)]
@@ -61,6 +81,7 @@ mod tests;
 
 pub use certs::{cert_names_node, node_dns_name, ClusterCa, NodeIdentity};
 pub use config::PeerConfig;
+pub use detector::{DetectorConfig, PhiAccrual};
 pub use error::{FrameError, PeerError, SendError};
-pub use mesh::Mesh;
+pub use mesh::{Mesh, PeerLiveness};
 pub use tls::PEER_ALPN;

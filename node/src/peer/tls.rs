@@ -27,6 +27,7 @@ use rustls::RootCertStore;
 
 use super::certs::NodeIdentity;
 use super::error::PeerError;
+use super::heartbeat::{DATAGRAM_RECEIVE_BUFFER_BYTES, MAX_DATAGRAM_BYTES};
 
 /// ALPN of the node-to-node protocol, version 1.
 pub const PEER_ALPN: &[u8] = b"kvorum-peer/1";
@@ -82,6 +83,8 @@ pub fn server_config(
     let mut transport = transport(tuning)?;
     transport.max_concurrent_bidi_streams(VarInt::from_u32(1));
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    // The dialer's heartbeats arrive as datagrams; bound what may be buffered.
+    transport.datagram_receive_buffer_size(Some(DATAGRAM_RECEIVE_BUFFER_BYTES));
     config.transport_config(Arc::new(transport));
     Ok(config)
 }
@@ -104,10 +107,13 @@ pub fn client_config(
     let quic =
         QuicClientConfig::try_from(tls).map_err(|source| PeerError::QuicCrypto { source })?;
     let mut config = quinn::ClientConfig::new(Arc::new(quic));
-    // The server never opens streams towards the dialer.
+    // The server never opens streams towards the dialer, nor sends it datagrams. quinn only
+    // lets a side send datagrams if it accepts some, so the smallest useful buffer is kept
+    // (nothing reads it; quinn drops the oldest when it is full).
     let mut transport = transport(tuning)?;
     transport.max_concurrent_bidi_streams(VarInt::from_u32(0));
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    transport.datagram_receive_buffer_size(Some(MAX_DATAGRAM_BYTES));
     config.transport_config(Arc::new(transport));
     Ok(config)
 }

@@ -9,7 +9,9 @@
 mod auth;
 mod exchange;
 mod limits;
+mod liveness;
 mod reconnect;
+mod relay;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
