@@ -211,3 +211,35 @@ fn namespace_floors_refuse_weaker_requests_by_name() {
         "+OK\r\n"
     );
 }
+
+#[test]
+fn strong_reads_and_writes_work_through_any_node_and_survive_a_paused_node() {
+    let c = TestCluster::start(3, 3);
+    assert_eq!(
+        c.command(0, &["WITH", "STRONG", "--", "SET", "s", "1"], None),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.command(2, &["WITH", "STRONG", "--", "GET", "s"], None),
+        "$1\r\n1\r\n"
+    );
+    // A paused (SIGSTOP) node keeps its connections open; the failure detector marks it down,
+    // after which a majority keeps serving STRONG and ALL is refused up front.
+    c.pause(1, true);
+    c.eventually(
+        0,
+        &["WITH", "ALL", "--", "SET", "probe", "x"],
+        "-UNAVAILABLE",
+        None,
+    );
+    assert_eq!(
+        c.command(0, &["WITH", "STRONG", "--", "SET", "s", "2"], None),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.command(2, &["WITH", "STRONG", "--", "GET", "s"], None),
+        "$1\r\n2\r\n"
+    );
+    c.pause(1, false);
+    c.eventually(0, &["WITH", "ALL", "--", "GET", "s"], "$1\r\n2\r\n", None);
+}

@@ -217,6 +217,18 @@ impl TestCluster {
         }
     }
 
+    /// SIGSTOP (`pause = true`) or SIGCONT, by pid: the process stays, its sockets stay open,
+    /// it just stops answering.
+    pub fn pause(&self, i: usize, pause: bool) {
+        let child = self.nodes[i].child.as_ref().expect("node is running");
+        let signal = if pause {
+            nix::sys::signal::Signal::SIGSTOP
+        } else {
+            nix::sys::signal::Signal::SIGCONT
+        };
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    }
+
     pub fn restart(&mut self, i: usize) {
         self.spawn(i);
         self.wait_ready(i);
@@ -231,6 +243,9 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
+            if self.nodes[i].child.is_some() {
+                self.pause(i, false);
+            }
             self.kill(i);
         }
     }
