@@ -66,6 +66,7 @@ enum Kind {
     },
     Learn {
         value: Option<Bytes>,
+        unreached: Vec<NodeId>,
         /// The other reachable primaries, written to after learning.
         targets: Vec<NodeId>,
         pending: BTreeSet<NodeId>,
@@ -76,9 +77,16 @@ enum Kind {
     },
     Write {
         targets: Vec<NodeId>,
+        /// Sloppy quorum: (fallback, the unreachable primary it stands in for).
+        standins: Vec<(NodeId, NodeId)>,
+        /// Primaries this write could not reach; each gets a hint (kept here unless a stand-in
+        /// holds it).
+        unreached: Vec<NodeId>,
         pending: BTreeSet<NodeId>,
         acks: usize,
         existed: bool,
+        /// Whether a primary that fails to acknowledge gets a hint (not for handoffs).
+        hint_on_failure: bool,
     },
     Forward {
         request: Request,
@@ -125,6 +133,8 @@ pub(crate) struct Coordinator {
     next_op: OpId,
     ops: BTreeMap<OpId, Operation>,
     storage: BTreeMap<StorageToken, OpId>,
+    /// The state each write in flight produced locally, for hints if a primary fails it.
+    written: BTreeMap<OpId, Object>,
     stats: CoordinatorStats,
 }
 
@@ -136,6 +146,7 @@ impl Coordinator {
             next_op: 0,
             ops: BTreeMap::new(),
             storage: BTreeMap::new(),
+            written: BTreeMap::new(),
             stats: CoordinatorStats::default(),
         }
     }
@@ -173,10 +184,6 @@ impl Coordinator {
                 )
             }
         };
-        if level.sloppy {
-            let reason = "SLOPPY quorums are not available yet".to_owned();
-            return reply(out, origin, Reply::Failed { reason });
-        }
         let key = request.key.clone();
         let timeout_ms = request.timeout_ms;
         let partition = view.layout.partition_for_key(key.ns, &key.key);
@@ -197,19 +204,35 @@ impl Coordinator {
             .copied()
             .filter(|&p| view.is_reachable(p))
             .collect();
+        let unreached: Vec<NodeId> = primaries
+            .iter()
+            .copied()
+            .filter(|&p| !view.is_reachable(p))
+            .collect();
         let strong = level.mode == Mode::Strong;
-        let needed = if request.command.is_write() {
-            level.w
+        let is_write = request.command.is_write();
+        let needed = if is_write { level.w } else { level.r };
+        // Sloppy writes: reachable fallbacks, in preference order, stand in for unreachable
+        // primaries and keep the write as a hint for them. Reads count primaries only.
+        let standins: Vec<(NodeId, NodeId)> = if is_write && level.sloppy {
+            let list = view.layout.preference_list(partition, view.n);
+            let fallbacks = list.map(|l| l.fallbacks.to_vec()).unwrap_or_default();
+            fallbacks
+                .into_iter()
+                .filter(|&f| view.is_reachable(f))
+                .zip(unreached.iter().copied())
+                .collect()
         } else {
-            level.r
+            Vec::new()
         };
-        if reachable.len() < needed.max(if strong { level.r } else { 0 }) {
-            let needed = needed.max(if strong { level.r } else { 0 });
+        let required = if strong { needed.max(level.r) } else { needed };
+        // A write also needs one reachable primary to mint its version.
+        if reachable.len() + standins.len() < required || (is_write && reachable.is_empty()) {
             return reply(
                 out,
                 origin,
                 Reply::Unavailable {
-                    needed,
+                    needed: required,
                     reachable: reachable.len(),
                 },
             );
@@ -242,6 +265,7 @@ impl Coordinator {
                 self.fetch_from(out, op, &key, partition, &reachable);
                 let kind = Kind::Learn {
                     value,
+                    unreached,
                     targets: others,
                     pending: reachable.into_iter().collect(),
                     answers: 0,
@@ -261,9 +285,12 @@ impl Coordinator {
                 self.storage.insert(token, op);
                 let kind = Kind::Write {
                     targets: others,
+                    standins,
+                    unreached,
                     pending: BTreeSet::from([view.node]),
                     acks: 0,
                     existed: false,
+                    hint_on_failure: true,
                 };
                 (needed, kind)
             }
@@ -332,14 +359,40 @@ impl Coordinator {
             (
                 Kind::Write {
                     targets,
+                    standins,
+                    unreached,
                     pending,
                     acks,
                     existed,
+                    ..
                 },
                 StorageResult::Applied { previous, current },
             ) => {
                 pending.clear();
                 *acks = 1;
+                self.written.insert(op, current.clone());
+                for &(fallback, target) in standins.iter() {
+                    let key = operation.key.clone();
+                    out.send(
+                        fallback,
+                        Message::StoreHint {
+                            op,
+                            key,
+                            object: current.clone(),
+                            target,
+                        },
+                    );
+                    pending.insert(fallback);
+                }
+                // Strict writes (and primaries no stand-in covers): this node keeps the hint.
+                // It does not count toward W.
+                for &target in unreached.iter().skip(standins.len()) {
+                    let hint = StorageOp::Hint {
+                        target,
+                        object: current.clone(),
+                    };
+                    out.storage(operation.key.clone(), operation.partition, hint);
+                }
                 // A strong write already knows from the majority it learned from.
                 *existed |= previous.as_ref().and_then(Object::value).is_some();
                 for &target in targets.iter() {
@@ -384,7 +437,10 @@ impl Coordinator {
                 }
             }
             // Requests are the replica's and Core's business.
-            Message::Fetch { .. } | Message::Store { .. } | Message::Forward { .. } => {}
+            Message::Fetch { .. }
+            | Message::Store { .. }
+            | Message::StoreHint { .. }
+            | Message::Forward { .. } => {}
         }
     }
 
@@ -398,7 +454,9 @@ impl Coordinator {
     ) {
         match *message {
             Message::Fetch { op, .. } => self.on_read_answer(out, now, op, to, None),
-            Message::Store { op, .. } => self.on_store_answer(out, op, to, false),
+            Message::Store { op, .. } | Message::StoreHint { op, .. } => {
+                self.on_store_answer(out, op, to, false)
+            }
             Message::Forward { op, .. } => {
                 let Some(operation) = self.ops.get_mut(&op) else {
                     return;
@@ -686,6 +744,7 @@ impl Coordinator {
         };
         let Kind::Learn {
             value,
+            unreached,
             targets,
             merged,
             write_quorum,
@@ -713,9 +772,12 @@ impl Coordinator {
         operation.needed = *write_quorum;
         operation.kind = Kind::Write {
             targets: std::mem::take(targets),
+            standins: Vec::new(),
+            unreached: std::mem::take(unreached),
             pending: BTreeSet::from([self.node]),
             acks: 0,
             existed,
+            hint_on_failure: true,
         };
     }
 
@@ -724,12 +786,21 @@ impl Coordinator {
             return;
         };
         match &mut operation.kind {
-            Kind::Write { pending, acks, .. } => {
+            Kind::Write {
+                pending,
+                acks,
+                targets,
+                hint_on_failure,
+                ..
+            } => {
                 if !pending.remove(&from) {
                     return;
                 }
                 if ok {
                     *acks += 1;
+                } else if *hint_on_failure && targets.contains(&from) {
+                    // The primary did not take it: keep a hint so it gets the write later.
+                    self.hint_locally(out, op, from);
                 }
                 self.check_write(out, op);
             }
@@ -796,7 +867,66 @@ impl Coordinator {
         }
     }
 
+    /// Keeps a hint on this node for `target` with the state this write produced.
+    fn hint_locally(&mut self, out: &mut Outputs, op: OpId, target: NodeId) {
+        let (Some(operation), Some(object)) = (self.ops.get(&op), self.written.get(&op)) else {
+            return;
+        };
+        let hint = StorageOp::Hint {
+            target,
+            object: object.clone(),
+        };
+        out.storage(operation.key.clone(), operation.partition, hint);
+    }
+
+    /// Hinted handoff: sends a hint's state to its target; see [`crate::Core::handle_handoff`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_handoff(
+        &mut self,
+        out: &mut Outputs,
+        now: Now,
+        origin: Origin,
+        target: NodeId,
+        key: Key,
+        partition: PartitionId,
+        object: Object,
+        timeout_ms: u64,
+    ) {
+        self.next_op += 1;
+        let op = self.next_op;
+        out.send(
+            target,
+            Message::Store {
+                op,
+                key: key.clone(),
+                object,
+            },
+        );
+        let kind = Kind::Write {
+            targets: vec![target],
+            standins: Vec::new(),
+            unreached: Vec::new(),
+            pending: BTreeSet::from([target]),
+            acks: 0,
+            existed: false,
+            hint_on_failure: false,
+        };
+        let deadline_ms = now.mono_ms.saturating_add(timeout_ms);
+        self.ops.insert(
+            op,
+            Operation {
+                origin: Some(origin),
+                deadline_ms,
+                needed: 1,
+                key,
+                partition,
+                kind,
+            },
+        );
+    }
+
     fn finish(&mut self, out: &mut Outputs, op: OpId, answer: Reply) {
+        self.written.remove(&op);
         if let Some(operation) = self.ops.remove(&op) {
             if let Some(origin) = operation.origin {
                 reply(out, origin, answer);

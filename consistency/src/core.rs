@@ -4,9 +4,11 @@ use std::collections::BTreeSet;
 
 use kvorum_ring::{Layout, NodeId};
 
+use crate::object::Object;
+
 use crate::coordinator::{Coordinator, CoordinatorStats, Origin, View};
 use crate::io::{Now, Outputs, StorageRequest, StorageResult, StorageToken, Transmit};
-use crate::message::{Message, Reply, Request, RequestId};
+use crate::message::{Key, Message, Reply, Request, RequestId};
 use crate::replica::Replica;
 
 /// Static settings of a node's core.
@@ -122,6 +124,23 @@ impl Core {
                     return self.out.send(from, Message::Stored { op, result });
                 }
             },
+            Message::StoreHint {
+                op,
+                key,
+                object,
+                target,
+            } => match object.validate() {
+                Ok(()) => Message::StoreHint {
+                    op,
+                    key,
+                    object,
+                    target,
+                },
+                Err(e) => {
+                    let result = Err(format!("invalid object: {e}"));
+                    return self.out.send(from, Message::Stored { op, result });
+                }
+            },
             Message::Fetched {
                 op,
                 result: Ok(Some(object)),
@@ -138,6 +157,7 @@ impl Core {
             other => other,
         };
         if let Message::Store { object, .. }
+        | Message::StoreHint { object, .. }
         | Message::Fetched {
             result: Ok(Some(object)),
             ..
@@ -156,6 +176,20 @@ impl Core {
                 self.replica
                     .handle_store(&self.layout, &mut self.out, from, op, key, object)
             }
+            Message::StoreHint {
+                op,
+                key,
+                object,
+                target,
+            } => self.replica.handle_store_hint(
+                &self.layout,
+                &mut self.out,
+                from,
+                op,
+                key,
+                object,
+                target,
+            ),
             Message::Forward { op, request } => {
                 self.coordinate(now, Origin::Remote { from, op }, request)
             }
@@ -163,6 +197,32 @@ impl Core {
                 .coordinator
                 .handle_message(&mut self.out, now, from, answer),
         }
+    }
+
+    /// Hands a hint this node holds to its `target` (hinted handoff): sends the state and
+    /// replies to `id` with `Written` once the target acknowledged it, `Unavailable` if it could
+    /// not be sent, `Timeout` if no answer came within `timeout_ms`. The driver deletes the hint
+    /// only after `Written`.
+    pub fn handle_handoff(
+        &mut self,
+        now: Now,
+        id: RequestId,
+        target: NodeId,
+        key: Key,
+        object: Object,
+        timeout_ms: u64,
+    ) {
+        let partition = self.layout.partition_for_key(key.ns, &key.key);
+        self.coordinator.handle_handoff(
+            &mut self.out,
+            now,
+            Origin::Local(id),
+            target,
+            key,
+            partition,
+            object,
+            timeout_ms,
+        );
     }
 
     /// A storage request finished.

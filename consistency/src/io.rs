@@ -48,6 +48,12 @@ pub struct StorageRequest {
 pub enum StorageOp {
     Read,
     Apply(Mutation),
+    /// Merge `object` into the hint this node keeps for `target` (hinted handoff). Completes
+    /// with `Applied { previous: None, current: object }`.
+    Hint {
+        target: NodeId,
+        object: Object,
+    },
 }
 
 /// A change to one key's stored object, computed inside the storage transaction.

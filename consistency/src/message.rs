@@ -6,7 +6,7 @@
 //! shared state, and a late answer to an operation that already finished is simply ignored.
 
 use bytes::Bytes;
-use kvorum_ring::NamespaceId;
+use kvorum_ring::{NamespaceId, NodeId};
 use serde::{Deserialize, Serialize};
 
 use crate::level::{Level, Preset};
@@ -99,7 +99,17 @@ pub enum Message {
     },
     /// Merge this state of a key into the local one.
     Store { op: OpId, key: Key, object: Object },
-    /// Answer to `Store`: the state is merged (and durable, per the node's fsync setting).
+    /// Keep this state of a key as a hint for `target`, a primary that could not be reached
+    /// (sloppy quorum): the receiver is a fallback and hands it to `target` later. Answered by
+    /// `Stored`.
+    StoreHint {
+        op: OpId,
+        key: Key,
+        object: Object,
+        target: NodeId,
+    },
+    /// Answer to `Store` and `StoreHint`: the state is merged (and durable, per the node's fsync
+    /// setting).
     Stored {
         op: OpId,
         result: Result<(), String>,

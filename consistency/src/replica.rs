@@ -52,6 +52,22 @@ impl Replica {
         self.pending.insert(token, Pending::Store { from, op });
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_store_hint(
+        &mut self,
+        layout: &Layout,
+        out: &mut Outputs,
+        from: NodeId,
+        op: OpId,
+        key: Key,
+        object: Object,
+        target: NodeId,
+    ) {
+        let partition = layout.partition_for_key(key.ns, &key.key);
+        let token = out.storage(key, partition, StorageOp::Hint { target, object });
+        self.pending.insert(token, Pending::Store { from, op });
+    }
+
     /// Returns false if the token is not the replica's.
     pub fn handle_storage(
         &mut self,

@@ -7,14 +7,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use kvorum_consistency::{
-    Command, Consistency, Core, CoreConfig, Key, Message, Now, Object, Preset, Reply, Request,
-    StorageOp, StorageResult,
+    Command, Consistency, Core, CoreConfig, Key, Level, Message, Mode, Now, Object, Preset, Reply,
+    Request, StorageOp, StorageResult,
 };
 use kvorum_ring::{Layout, NamespaceId, NodeId};
 
 struct Cluster {
     cores: BTreeMap<NodeId, Core>,
     stores: BTreeMap<NodeId, BTreeMap<Vec<u8>, Object>>,
+    /// Hints each node keeps: (target, key) -> state.
+    hints: BTreeMap<NodeId, BTreeMap<(NodeId, Vec<u8>), Object>>,
     /// Nodes whose incoming messages are silently lost (crashed but not yet noticed).
     silent: BTreeSet<NodeId>,
     /// Nodes others know to be down: sends to them fail.
@@ -46,9 +48,11 @@ impl Cluster {
             cores.insert(id, core);
         }
         let stores = ids.iter().map(|&id| (id, BTreeMap::new())).collect();
+        let hints = ids.iter().map(|&id| (id, BTreeMap::new())).collect();
         Cluster {
             cores,
             stores,
+            hints,
             silent: BTreeSet::new(),
             down: BTreeSet::new(),
             inbox: VecDeque::new(),
@@ -160,6 +164,15 @@ impl Cluster {
                         store.insert(req.key.key.clone(), current.clone());
                         self.writes_applied += 1;
                         StorageResult::Applied { previous, current }
+                    }
+                    StorageOp::Hint { target, object } => {
+                        let hints = self.hints.get_mut(&id).unwrap();
+                        let slot = hints.entry((target, req.key.key.clone())).or_default();
+                        *slot = slot.merge(&object);
+                        StorageResult::Applied {
+                            previous: None,
+                            current: object,
+                        }
                     }
                 };
                 core.handle_storage(self.now, req.token, result);
@@ -428,4 +441,126 @@ fn a_strong_write_that_cannot_learn_from_a_majority_applies_nothing() {
     let reply = c.request(NodeId(1), 1, "k", put("x"), Preset::Strong);
     assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
     assert_eq!(c.writes_applied, 0);
+}
+
+fn put_with(c: &mut Cluster, at: NodeId, id: u64, key: &str, v: &str, level: Level) -> Reply {
+    let request = Request {
+        key: Key {
+            ns: NamespaceId(0),
+            key: key.as_bytes().to_vec(),
+        },
+        command: put(v),
+        consistency: Consistency::Explicit(level),
+        timeout_ms: 100,
+    };
+    c.cores
+        .get_mut(&at)
+        .unwrap()
+        .handle_request(c.now, id, request);
+    c.run();
+    if !c.replies.contains_key(&(at, id)) {
+        c.now.mono_ms += 1_000;
+        c.cores.get_mut(&at).unwrap().handle_timeout(c.now);
+        c.run();
+    }
+    c.replies.remove(&(at, id)).unwrap()
+}
+
+fn w3(sloppy: bool) -> Level {
+    Level {
+        r: 2,
+        w: 3,
+        dw: 0,
+        sloppy,
+        mode: Mode::Quorum,
+    }
+}
+
+#[test]
+fn sloppy_writes_let_a_fallback_stand_in_and_hand_the_write_over_later() {
+    let mut c = Cluster::new(4, 3);
+    let layout = c.cores[&NodeId(1)].layout().clone();
+    let list = layout
+        .preference_list(layout.partition_for_key(NamespaceId(0), b"k"), 3)
+        .unwrap();
+    let (down, coordinator, fallback) = (list.primaries[2], list.primaries[0], list.fallbacks[0]);
+    c.kill(down);
+    // W=3 STRICT cannot be met: refused before anything is applied.
+    assert_eq!(
+        put_with(&mut c, coordinator, 1, "k", "v", w3(false)),
+        Reply::Unavailable {
+            needed: 3,
+            reachable: 2
+        }
+    );
+    assert_eq!(c.writes_applied, 0);
+    // W=3 SLOPPY: the fallback stands in and keeps a hint for the dead primary.
+    assert_eq!(
+        put_with(&mut c, coordinator, 2, "k", "v", w3(true)),
+        Reply::Written { existed: false }
+    );
+    let hint = c.hints[&fallback][&(down, b"k".to_vec())].clone();
+    assert_eq!(hint.value().unwrap(), "v");
+    assert!(
+        c.stores[&fallback].is_empty(),
+        "a stand-in keeps a hint, not data"
+    );
+    // The primary comes back: handing the hint over gives it the write it missed.
+    c.revive(down);
+    let key = Key {
+        ns: NamespaceId(0),
+        key: b"k".to_vec(),
+    };
+    c.cores
+        .get_mut(&fallback)
+        .unwrap()
+        .handle_handoff(c.now, 99, down, key, hint, 100);
+    c.run();
+    assert_eq!(
+        c.replies.remove(&(fallback, 99)),
+        Some(Reply::Written { existed: false })
+    );
+    assert_eq!(
+        c.stored(down.0, "k")
+            .and_then(|o| o.value().cloned())
+            .unwrap(),
+        "v"
+    );
+}
+
+#[test]
+fn a_strict_write_that_misses_a_primary_leaves_a_hint_that_does_not_count() {
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    assert_eq!(
+        c.request(NodeId(1), 1, "k", put("v"), Preset::Quorum),
+        Reply::Written { existed: false }
+    );
+    // The coordinator keeps the hint for node 3 itself.
+    assert!(c.hints[&NodeId(1)].contains_key(&(NodeId(3), b"k".to_vec())));
+}
+
+#[test]
+fn a_handoff_to_an_unreachable_target_is_not_acknowledged() {
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    let key = Key {
+        ns: NamespaceId(0),
+        key: b"k".to_vec(),
+    };
+    let object = Object::new()
+        .write(
+            NodeId(1),
+            &Default::default(),
+            Some("v".into()),
+            Default::default(),
+        )
+        .0;
+    c.cores
+        .get_mut(&NodeId(1))
+        .unwrap()
+        .handle_handoff(c.now, 7, NodeId(3), key, object, 100);
+    c.run();
+    let reply = c.replies.remove(&(NodeId(1), 7)).unwrap();
+    assert!(!matches!(reply, Reply::Written { .. }), "{reply:?}");
 }

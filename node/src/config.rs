@@ -53,6 +53,33 @@ pub struct NodeConfig {
     pub limits: Limits,
     #[serde(default)]
     pub peer: PeerTuning,
+    #[serde(default)]
+    pub hints: HintsConfig,
+}
+
+/// Hinted handoff settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HintsConfig {
+    /// Total bytes of hints kept for all targets; over it new hints are refused and counted.
+    pub max_bytes: u64,
+    /// A target whose oldest hint is older than this gets no new hints (anti-entropy's job).
+    pub max_age_ms: u64,
+    /// How often the handoff task looks for targets that are back.
+    pub handoff_interval_ms: u64,
+    /// Hints handed over per target per round.
+    pub handoff_batch: usize,
+}
+
+impl Default for HintsConfig {
+    fn default() -> Self {
+        HintsConfig {
+            max_bytes: crate::storage::hints::DEFAULT_MAX_HINT_BYTES,
+            max_age_ms: crate::storage::hints::DEFAULT_MAX_HINT_AGE_MS,
+            handoff_interval_ms: 1_000,
+            handoff_batch: 256,
+        }
+    }
 }
 
 /// Consistency policy of the `default` namespace.
@@ -290,6 +317,11 @@ impl NodeConfig {
             ("limits.max_queued_requests", l.max_queued_requests),
             ("limits.max_in_flight_requests", l.max_in_flight_requests),
             ("limits.max_storage_tasks", l.max_storage_tasks),
+            ("hints.handoff_batch", self.hints.handoff_batch),
+            (
+                "hints.handoff_interval_ms",
+                self.hints.handoff_interval_ms as usize,
+            ),
         ] {
             if value == 0 {
                 return invalid(field, "must be at least 1".into());

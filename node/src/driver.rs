@@ -16,19 +16,35 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kvorum_consistency::{
-    record, Core, Message, Mutation, Now, Object, Reply, Request, RequestId, StorageOp,
+    record, Core, Key, Message, Mutation, Now, Object, Reply, Request, RequestId, StorageOp,
     StorageRequest, StorageResult, StorageToken,
 };
 use kvorum_ring::NodeId;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::peer::Mesh;
+use crate::storage::hints::HintStore;
 use crate::storage::{keys, GroupCommit, Storage, StorageError};
 
 /// A client request and where its reply goes.
 struct Submitted {
-    request: Request,
+    work: Work,
     reply: oneshot::Sender<Reply>,
+}
+
+/// What can be submitted to the driver.
+pub enum Work {
+    /// A client request.
+    Request(Request),
+    /// Hand a hint's state to its target; `Written` once acknowledged.
+    Handoff {
+        target: NodeId,
+        key: Key,
+        object: Object,
+        timeout_ms: u64,
+    },
+    /// Read this node's own copy of a key, without coordination (`REPLICA GET`).
+    LocalRead(Key),
 }
 
 /// A finished storage operation.
@@ -52,9 +68,9 @@ impl DriverHandle {
     /// Queues a request *now* if the queue has room (so pipelined requests run concurrently);
     /// the returned future waits for room otherwise (back-pressure on clients rather than
     /// unbounded memory), then yields the receiver of the reply.
-    pub fn try_submit(&self, request: Request) -> Queued {
+    pub fn try_submit(&self, work: Work) -> Queued {
         let (reply, rx) = oneshot::channel();
-        let pending = match self.tx.try_send(Submitted { request, reply }) {
+        let pending = match self.tx.try_send(Submitted { work, reply }) {
             Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(input)) => Some((self.tx.clone(), input)),
             Err(mpsc::error::TrySendError::Closed(_)) => return futures_ready(Err(DriverGone)),
@@ -81,6 +97,7 @@ pub struct DriverParts {
     pub mesh: Mesh<Message>,
     pub incoming: mpsc::Receiver<(u64, Message)>,
     pub storage: Arc<dyn Storage>,
+    pub hints: Arc<HintStore>,
     pub commit: GroupCommit,
     pub queue_len: usize,
     /// Requests this node coordinates at once; more wait in the queue.
@@ -100,6 +117,7 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         core: parts.core,
         mesh: parts.mesh,
         storage: parts.storage,
+        hints: parts.hints,
         commit: parts.commit,
         storage_slots: Arc::new(Semaphore::new(parts.max_storage_tasks)),
         waiting: HashMap::new(),
@@ -116,6 +134,7 @@ struct Driver {
     core: Core,
     mesh: Mesh<Message>,
     storage: Arc<dyn Storage>,
+    hints: Arc<HintStore>,
     commit: GroupCommit,
     storage_slots: Arc<Semaphore>,
     waiting: HashMap<RequestId, oneshot::Sender<Reply>>,
@@ -192,17 +211,46 @@ impl Driver {
             .filter(|&n| n != self.core.node())
             .collect();
         for peer in peers {
-            self.core
-                .set_reachable(peer, self.mesh.is_up(peer.0));
+            self.core.set_reachable(peer, self.mesh.is_up(peer.0));
         }
     }
 
     fn handle_request(&mut self, submitted: Submitted) {
         let now = self.now();
         self.next_request += 1;
-        self.waiting.insert(self.next_request, submitted.reply);
-        self.core
-            .handle_request(now, self.next_request, submitted.request);
+        let id = self.next_request;
+        match submitted.work {
+            Work::Request(request) => {
+                self.waiting.insert(id, submitted.reply);
+                self.core.handle_request(now, id, request);
+            }
+            Work::Handoff {
+                target,
+                key,
+                object,
+                timeout_ms,
+            } => {
+                self.waiting.insert(id, submitted.reply);
+                self.core
+                    .handle_handoff(now, id, target, key, object, timeout_ms);
+            }
+            Work::LocalRead(key) => {
+                let partition = self.core.layout().partition_for_key(key.ns, &key.key);
+                let request = StorageRequest {
+                    token: StorageToken(0),
+                    key,
+                    partition,
+                    op: StorageOp::Read,
+                };
+                let reply = match execute(self.storage.as_ref(), &self.hints, &request, now) {
+                    StorageResult::Read(object) => Reply::Value(object),
+                    other => Reply::Failed {
+                        reason: format!("local read failed: {other:?}"),
+                    },
+                };
+                let _ = submitted.reply.send(reply);
+            }
+        }
     }
 
     /// Drains the core's outputs in the order its docs prescribe.
@@ -232,7 +280,9 @@ impl Driver {
 
     /// Runs one storage request on the blocking pool; the result comes back as an input.
     fn run_storage(&self, request: StorageRequest) {
+        let now = self.now();
         let storage = self.storage.clone();
+        let hints = self.hints.clone();
         let commit = self.commit.clone();
         let slots = self.storage_slots.clone();
         let tx = self.completions_tx.clone();
@@ -241,13 +291,15 @@ impl Driver {
                 return;
             };
             let token = request.token;
-            let is_write = matches!(request.op, StorageOp::Apply(_));
-            let result = tokio::task::spawn_blocking(move || execute(storage.as_ref(), &request))
-                .await
-                .unwrap_or_else(|e| StorageResult::Failed {
-                    reason: format!("storage task failed: {e}"),
-                    may_have_applied: true,
-                });
+            let is_write = matches!(request.op, StorageOp::Apply(_) | StorageOp::Hint { .. });
+            let result = tokio::task::spawn_blocking(move || {
+                execute(storage.as_ref(), &hints, &request, now)
+            })
+            .await
+            .unwrap_or_else(|e| StorageResult::Failed {
+                reason: format!("storage task failed: {e}"),
+                may_have_applied: true,
+            });
             let result = match result {
                 StorageResult::Applied { .. } if is_write => match commit.durable().await {
                     Ok(()) => result,
@@ -272,7 +324,12 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// Performs one storage request against the engine. Pure apart from the engine calls, so it can
 /// run on the blocking pool.
-fn execute(storage: &dyn Storage, request: &StorageRequest) -> StorageResult {
+fn execute(
+    storage: &dyn Storage,
+    hints: &HintStore,
+    request: &StorageRequest,
+    now: Now,
+) -> StorageResult {
     let key = keys::encode_data_key(request.key.ns.0, request.partition.0, &request.key.key);
     match &request.op {
         StorageOp::Read => match storage.get(&key) {
@@ -293,6 +350,43 @@ fn execute(storage: &dyn Storage, request: &StorageRequest) -> StorageResult {
             },
         },
         StorageOp::Apply(mutation) => apply(storage, &key, mutation),
+        StorageOp::Hint { target, object } => hint(hints, target.0, &key, object, now),
+    }
+}
+
+/// Merges `object` into the hint kept for `target` (one hint per key and target).
+fn hint(
+    hints: &HintStore,
+    target: u64,
+    data_key: &[u8],
+    object: &Object,
+    now: Now,
+) -> StorageResult {
+    let result = hints.add(target, data_key, now.wall_ms, &mut |existing| {
+        let merged = match existing {
+            Some(bytes) => record::decode_object(bytes)
+                .map_err(|e| StorageError::Corrupt {
+                    what: format!("hinted object: {e}"),
+                })?
+                .merge(object),
+            None => object.clone(),
+        };
+        record::encode_object(&merged).map_err(|e| StorageError::Corrupt {
+            what: format!("encoding a hint: {e}"),
+        })
+    });
+    match result {
+        Ok(()) => StorageResult::Applied {
+            previous: None,
+            current: object.clone(),
+        },
+        Err(e) => {
+            tracing::debug!(target_node = target, error = %e, "hint not stored");
+            StorageResult::Failed {
+                reason: e.to_string(),
+                may_have_applied: false,
+            }
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `dev.rs`: `kvorum dev`, a local cluster of child processes on loopback.
 //! - `driver.rs`: the task that drives the sans-IO replication core (`kvorum-consistency`) with
 //!   the peer mesh and storage.
+//! - `handoff.rs`: the hinted-handoff task (hints kept for unreachable replicas, delivered when
+//!   they are back).
 //! - `listener.rs`: RESP connections, pipelining, limits; `session.rs`: per-connection and
 //!   per-node state; `commands/`: one file per RESP command family.
 //! - `peer/`: QUIC + mutual TLS transport between nodes, cluster certificates, framing.
@@ -18,6 +20,7 @@ pub mod commands;
 pub mod config;
 pub mod dev;
 pub mod driver;
+pub mod handoff;
 pub mod listener;
 pub mod peer;
 pub mod server;

@@ -15,9 +15,11 @@ use tokio::sync::watch;
 
 use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
+use crate::handoff::{self, HandoffCounters, HandoffSettings};
 use crate::listener::{self, ListenerLimits};
 use crate::peer::{Mesh, NodeIdentity, PeerConfig};
 use crate::session::Shared;
+use crate::storage::hints::{HintLimits, HintStore};
 use crate::storage::{Durability, GroupCommit, MemStorage, SledStorage, Storage};
 
 /// Metadata records of the data dir.
@@ -41,6 +43,17 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     check_identity(storage.as_ref(), node)?;
     let layout = cluster_layout(&config)?;
     check_layout(storage.as_ref(), &layout)?;
+
+    let hints = Arc::new(
+        HintStore::open(
+            storage.clone(),
+            HintLimits {
+                max_bytes: config.hints.max_bytes,
+                max_age_ms: config.hints.max_age_ms,
+            },
+        )
+        .context("reading the hints kept for other nodes")?,
+    );
 
     let durability = config.durability().map_err(anyhow::Error::msg)?;
     let (commit, commit_task) = GroupCommit::start(storage.clone(), durability);
@@ -75,6 +88,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         mesh: mesh.clone(),
         incoming,
         storage: storage.clone(),
+        hints: hints.clone(),
         commit: commit.clone(),
         queue_len: config.limits.max_queued_requests,
         max_in_flight: config.limits.max_in_flight_requests,
@@ -85,9 +99,13 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     let listener = TcpListener::bind(config.resp_listen)
         .await
         .with_context(|| format!("binding the RESP listener on {}", config.resp_listen))?;
+    let handoff_driver = driver.clone();
+    let handoff_counters = Arc::new(HandoffCounters::default());
     let shared = Arc::new(Shared::new(
         node,
         driver,
+        hints.clone(),
+        handoff_counters.clone(),
         config.request_timeout_ms,
         config.policy().map_err(anyhow::Error::msg)?,
         durability == Durability::Always,
@@ -105,6 +123,19 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         max_pipeline: config.limits.max_pipeline,
     };
     let listener_task = tokio::spawn(listener::run(listener, shared, limits, shutdown.clone()));
+    let handoff_settings = HandoffSettings {
+        interval: std::time::Duration::from_millis(config.hints.handoff_interval_ms),
+        batch: config.hints.handoff_batch,
+        timeout_ms: config.request_timeout_ms,
+    };
+    let handoff_task = tokio::spawn(handoff::run(
+        hints.clone(),
+        mesh.clone(),
+        handoff_driver,
+        handoff_settings,
+        handoff_counters,
+        shutdown.clone(),
+    ));
     tracing::info!(
         node = %node,
         resp = %config.resp_listen,
@@ -120,6 +151,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     }
     tracing::info!(node = %node, "shutting down");
     let _ = listener_task.await;
+    let _ = handoff_task.await;
     let _ = driver_task.await;
     mesh.shutdown().await;
     commit.shutdown().await.context("final fsync")?;

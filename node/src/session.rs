@@ -12,12 +12,18 @@ use kvorum_resp::{Frame, Protocol};
 use kvorum_ring::{NamespaceId, NodeId};
 use tokio::sync::oneshot;
 
-use crate::driver::DriverHandle;
+use std::sync::Arc;
+
+use crate::driver::{DriverHandle, Work};
+use crate::handoff::HandoffCounters;
+use crate::storage::hints::HintStore;
 
 /// What every connection of the node uses.
 pub struct Shared {
     pub node: NodeId,
     pub driver: DriverHandle,
+    pub hints: Arc<HintStore>,
+    pub handoff: Arc<HandoffCounters>,
     pub request_timeout_ms: u64,
     /// The `default` namespace's consistency policy.
     pub policy: NamespacePolicy,
@@ -35,6 +41,8 @@ impl Shared {
     pub fn new(
         node: NodeId,
         driver: DriverHandle,
+        hints: Arc<HintStore>,
+        handoff: Arc<HandoffCounters>,
         request_timeout_ms: u64,
         policy: NamespacePolicy,
         durable_acks: bool,
@@ -44,6 +52,8 @@ impl Shared {
         Shared {
             node,
             driver,
+            hints,
+            handoff,
             request_timeout_ms,
             policy,
             durable_acks,
@@ -111,7 +121,7 @@ impl Shared {
             consistency: Consistency::Explicit(level),
             timeout_ms,
         };
-        let queued = self.driver.try_submit(request);
+        let queued = self.driver.try_submit(Work::Request(request));
         async move {
             let rx: oneshot::Receiver<Reply> = match queued.await {
                 Ok(rx) => rx,

@@ -4,7 +4,8 @@
 //! - `server.rs`: COMMAND, CONFIG GET, INFO — what clients call when they connect.
 //! - `strings.rs`: GET, SET, MGET, MSET.
 //! - `keys.rs`: DEL, EXISTS.
-//! - `consistency.rs`: CONSISTENCY (kvorum's extension).
+//! - `consistency.rs`: CONSISTENCY and WITH (kvorum's extensions).
+//! - `replica.rs`: REPLICA GET (debug: one node's own copy).
 //! - `reply.rs`: how replication outcomes become RESP replies and errors.
 //!
 //! A handler runs synchronously on the connection's task and returns an [`Outcome`]: either the
@@ -15,6 +16,7 @@
 mod connection;
 mod consistency;
 mod keys;
+mod replica;
 mod reply;
 mod server;
 mod strings;
@@ -143,6 +145,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         keys::exists,
     ),
     spec("with", -3, &["fast"], NO_KEYS, consistency::with),
+    spec(
+        "replica",
+        -2,
+        &["readonly", "fast"],
+        (2, 2, 1),
+        replica::replica,
+    ),
     spec(
         "consistency",
         -1,

@@ -80,15 +80,40 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// `INFO [section]`: the server section (clients read the version from it).
 fn info_text(ctx: &Ctx<'_>) -> String {
-    let uptime = ctx.shared.started.elapsed().as_secs();
-    format!(
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let shared = ctx.shared;
+    let mut text = format!(
         "# Server\r\nredis_version:7.2.0\r\nkvorum_version:{}\r\nredis_mode:standalone\r\nnode_id:{}\r\n\
-         uptime_in_seconds:{uptime}\r\nreplication_factor:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n",
+         uptime_in_seconds:{}\r\nreplication_factor:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n",
         env!("CARGO_PKG_VERSION"),
-        ctx.shared.node.0,
-        ctx.shared.policy.n,
-        ctx.shared.connected_clients.load(std::sync::atomic::Ordering::Relaxed),
-    )
+        shared.node.0,
+        shared.started.elapsed().as_secs(),
+        shared.policy.n,
+        shared.connected_clients.load(Relaxed),
+    );
+    let h = shared.hints.stats();
+    let _ = write!(
+        text,
+        "\r\n# Hints\r\nhints_count:{}\r\nhints_bytes:{}\r\nhints_stored:{}\r\nhints_merged:{}\r\n\
+         hints_delivered:{}\r\nhints_refused_bytes:{}\r\nhints_refused_age:{}\r\nhandoff_attempts_failed:{}\r\n",
+        h.count,
+        h.bytes,
+        h.stored,
+        h.merged,
+        h.delivered,
+        h.refused_bytes,
+        h.refused_age,
+        shared.handoff.failed.load(Relaxed),
+    );
+    for b in shared.hints.backlog() {
+        let _ = write!(
+            text,
+            "hints_backlog_n{}:hints={},bytes={}\r\n",
+            b.target, b.hints, b.bytes
+        );
+    }
+    text
 }
 
 pub fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {

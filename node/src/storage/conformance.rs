@@ -43,6 +43,9 @@ macro_rules! conformance_tests {
             update_sees_the_current_record,
             update_returning_none_leaves_the_key_unchanged,
             update_error_propagates_and_leaves_the_key_unchanged,
+            remove_if_deletes_only_the_expected_record,
+            removed_keys_vanish_from_scans_and_can_be_written_again,
+            concurrent_remove_if_deletes_exactly_once,
             scan_returns_only_the_prefix_in_key_order,
             scan_after_is_exclusive_and_pages_through,
             scan_after_outside_the_prefix,
@@ -151,6 +154,82 @@ pub(crate) fn update_error_propagates_and_leaves_the_key_unchanged(make: MakeFix
     assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
     assert_eq!(s.update(b"absent", &mut |_| Err(refuse())), Err(refuse()));
     assert_eq!(s.get(b"absent").unwrap(), None);
+}
+
+pub(crate) fn remove_if_deletes_only_the_expected_record(make: MakeFixture) {
+    let f = make();
+    let s = f.storage();
+    assert!(!s.remove_if(b"absent", b"v").unwrap());
+    assert_eq!(s.get(b"absent").unwrap(), None);
+
+    put(s, b"k", b"v2");
+    // A different record (older, a prefix, empty) is not removed.
+    for other in [&b"v1"[..], b"v", b"", b"v22"] {
+        assert!(!s.remove_if(b"k", other).unwrap());
+        assert_eq!(s.get(b"k").unwrap(), Some(b"v2".to_vec()));
+    }
+    assert!(s.remove_if(b"k", b"v2").unwrap());
+    assert_eq!(s.get(b"k").unwrap(), None);
+    // Removing twice is a no-op the second time.
+    assert!(!s.remove_if(b"k", b"v2").unwrap());
+
+    // An empty record is a record like any other.
+    put(s, b"e", b"");
+    assert!(s.remove_if(b"e", b"").unwrap());
+    assert_eq!(s.get(b"e").unwrap(), None);
+}
+
+pub(crate) fn removed_keys_vanish_from_scans_and_can_be_written_again(make: MakeFixture) {
+    let f = make();
+    let s = f.storage();
+    for key in [&b"p1"[..], b"p2", b"p3"] {
+        put(s, key, b"v");
+    }
+    assert!(s.remove_if(b"p2", b"v").unwrap());
+    assert_eq!(
+        keys_of(s.scan_prefix(b"p", None, 10).unwrap()),
+        owned(&[b"p1", b"p3"])
+    );
+    let mut seen = Vec::new();
+    s.update(b"p2", &mut |cur| {
+        seen.push(cur.map(<[u8]>::to_vec));
+        Ok(Some(b"again".to_vec()))
+    })
+    .unwrap();
+    assert_eq!(seen, vec![None]);
+    assert_eq!(s.get(b"p2").unwrap(), Some(b"again".to_vec()));
+    s.sync().unwrap();
+    assert_eq!(all_keys(s), owned(&[b"p1", b"p2", b"p3"]));
+}
+
+pub(crate) fn concurrent_remove_if_deletes_exactly_once(make: MakeFixture) {
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 100;
+    let f = make();
+    let start = Arc::new(std::sync::Barrier::new(THREADS));
+    let mut wins = vec![0usize; ROUNDS];
+    for (round, won) in wins.iter_mut().enumerate() {
+        let key = format!("k{round}").into_bytes();
+        put(f.storage(), &key, b"v");
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let s = Arc::clone(&f.storage);
+                let start = Arc::clone(&start);
+                let key = key.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    s.remove_if(&key, b"v").unwrap()
+                })
+            })
+            .collect();
+        for handle in handles {
+            if handle.join().unwrap() {
+                *won += 1;
+            }
+        }
+    }
+    assert!(wins.iter().all(|&w| w == 1), "wins per round: {wins:?}");
+    assert!(all_keys(f.storage()).is_empty());
 }
 
 pub(crate) fn scan_returns_only_the_prefix_in_key_order(make: MakeFixture) {

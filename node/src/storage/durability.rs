@@ -458,6 +458,9 @@ mod tests {
         ) -> Result<Option<Vec<u8>>, StorageError> {
             self.inner.update(key, f)
         }
+        fn remove_if(&self, key: &[u8], expected: &[u8]) -> Result<bool, StorageError> {
+            self.inner.remove_if(key, expected)
+        }
         fn scan_prefix(
             &self,
             prefix: &[u8],

@@ -53,6 +53,14 @@ pub enum StorageError {
         needed: usize,
     },
 
+    /// A namespace id that the storage layer keeps for itself (see `keys::HINT_NAMESPACE`) was
+    /// used for data.
+    #[error("namespace id {ns} is reserved by the storage layer")]
+    ReservedNamespace {
+        /// The reserved id.
+        ns: u32,
+    },
+
     /// A metadata name that the storage layer keeps for itself was written by a caller.
     #[error("metadata name {name:?} is reserved by the storage layer")]
     ReservedMeta {

@@ -10,13 +10,40 @@
 //!
 //! The user key follows verbatim (no length prefix): it runs to the end of the stored key, and
 //! the fixed-width header means no user key can make one partition's range overlap another's.
+//!
+//! Hint keys: `HINT_NAMESPACE (u32 BE, = ff ff ff ff) | target node (u64 BE) | data key`.
+//! Hints live in the same keyspace as data (the storage trait has one), under a namespace id
+//! that real namespaces never use — [`check_namespace`] refuses it. Because the namespace comes
+//! first, no data key of a real namespace can equal or fall inside the hint range, and the
+//! target node next makes one target's hints one contiguous range ([`hint_target_prefix`]),
+//! in data-key order. A scan of the whole keyspace (the empty prefix) does include hints; every
+//! data-path scan is per namespace or per partition and so never sees them.
 
 use super::error::StorageError;
 
 /// Length of the `namespace | partition` header in front of every data key.
 pub const DATA_KEY_HEADER_LEN: usize = 8;
 
+/// The namespace id reserved for hints. Real namespaces are numbered from 0 and must never reach
+/// it; [`check_namespace`] is the check the namespace catalog applies when it assigns an id.
+pub const HINT_NAMESPACE: u32 = u32::MAX;
+
+/// Length of the `HINT_NAMESPACE | target node` header in front of every hint key.
+pub const HINT_KEY_HEADER_LEN: usize = 4 + 8;
+
+/// Refuses namespace ids the storage layer keeps for itself ([`HINT_NAMESPACE`]) with
+/// [`StorageError::ReservedNamespace`]: writing data there would mix it with hints.
+pub fn check_namespace(ns: u32) -> Result<(), StorageError> {
+    if ns == HINT_NAMESPACE {
+        return Err(StorageError::ReservedNamespace { ns });
+    }
+    Ok(())
+}
+
 /// Encodes the storage key of `key` in `partition` of namespace `ns`.
+///
+/// `ns` must be a real namespace (see [`check_namespace`]); the catalog guarantees that, so the
+/// hot path does not check it again.
 pub fn encode_data_key(ns: u32, partition: u32, key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(DATA_KEY_HEADER_LEN + key.len());
     out.extend_from_slice(&partition_prefix(ns, partition));
@@ -50,6 +77,46 @@ pub fn partition_prefix(ns: u32, partition: u32) -> [u8; DATA_KEY_HEADER_LEN] {
 /// The prefix shared by every key of one namespace.
 pub fn namespace_prefix(ns: u32) -> [u8; 4] {
     ns.to_be_bytes()
+}
+
+/// The prefix shared by every hint (all targets).
+pub fn hints_prefix() -> [u8; 4] {
+    namespace_prefix(HINT_NAMESPACE)
+}
+
+/// The prefix shared by every hint for one target node.
+pub fn hint_target_prefix(target: u64) -> [u8; HINT_KEY_HEADER_LEN] {
+    let mut out = [0u8; HINT_KEY_HEADER_LEN];
+    let (ns_part, target_part) = out.split_at_mut(4);
+    ns_part.copy_from_slice(&hints_prefix());
+    target_part.copy_from_slice(&target.to_be_bytes());
+    out
+}
+
+/// Encodes the storage key of the hint for `target` about the data key `data_key`.
+pub fn encode_hint_key(target: u64, data_key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HINT_KEY_HEADER_LEN + data_key.len());
+    out.extend_from_slice(&hint_target_prefix(target));
+    out.extend_from_slice(data_key);
+    out
+}
+
+/// Splits a stored hint key into `(target node, data key)`.
+///
+/// Fails with [`StorageError::Corrupt`] when the key is not in the hint namespace or is shorter
+/// than the hint header — a key not written through [`encode_hint_key`].
+pub fn decode_hint_key(stored: &[u8]) -> Result<(u64, &[u8]), StorageError> {
+    let not_a_hint = || StorageError::Corrupt {
+        what: format!(
+            "hint key of {} bytes does not start with the {HINT_KEY_HEADER_LEN}-byte hint header",
+            stored.len()
+        ),
+    };
+    let rest = stored
+        .strip_prefix(&hints_prefix()[..])
+        .ok_or_else(not_a_hint)?;
+    let (target, data_key) = rest.split_first_chunk::<8>().ok_or_else(not_a_hint)?;
+    Ok((u64::from_be_bytes(*target), data_key))
 }
 
 #[cfg(test)]
@@ -87,7 +154,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn hint_layout_is_reserved_namespace_then_target_then_data_key() {
+        assert_eq!(
+            encode_hint_key(0x0102, b"dk"),
+            vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 1, 2, b'd', b'k']
+        );
+        assert_eq!(
+            check_namespace(HINT_NAMESPACE),
+            Err(StorageError::ReservedNamespace { ns: HINT_NAMESPACE })
+        );
+        assert_eq!(check_namespace(0), Ok(()));
+        assert_eq!(check_namespace(HINT_NAMESPACE - 1), Ok(()));
+    }
+
+    #[test]
+    fn keys_outside_the_hint_namespace_are_not_hint_keys() {
+        for stored in [
+            encode_data_key(0, 0, b"key-long-enough"),
+            vec![0xff; HINT_KEY_HEADER_LEN - 1],
+            vec![],
+        ] {
+            assert!(matches!(
+                decode_hint_key(&stored),
+                Err(StorageError::Corrupt { .. })
+            ));
+        }
+    }
+
     proptest! {
+        #[test]
+        fn hint_key_round_trip(target: u64, data_key in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let stored = encode_hint_key(target, &data_key);
+            prop_assert!(stored.starts_with(&hint_target_prefix(target)));
+            prop_assert!(stored.starts_with(&hints_prefix()));
+            prop_assert_eq!(decode_hint_key(&stored), Ok((target, &data_key[..])));
+        }
+
+        /// No data key of a real namespace is a hint key or lies in the hint range, whatever the
+        /// partition, user key, target and hinted data key: hints and data never collide, and
+        /// per-namespace / per-partition scans never see a hint.
+        #[test]
+        fn hint_keys_never_collide_with_data_keys(
+            ns in 0..HINT_NAMESPACE,
+            partition: u32,
+            key in proptest::collection::vec(any::<u8>(), 0..32),
+            target: u64,
+            hinted in proptest::collection::vec(any::<u8>(), 0..32),
+        ) {
+            prop_assert!(check_namespace(ns).is_ok());
+            let data = encode_data_key(ns, partition, &key);
+            let hint = encode_hint_key(target, &hinted);
+            prop_assert_ne!(&data, &hint);
+            prop_assert!(!data.starts_with(&hints_prefix()));
+            prop_assert!(!hint.starts_with(&namespace_prefix(ns)));
+            prop_assert!(!hint.starts_with(&partition_prefix(ns, partition)));
+            prop_assert!(data < hint, "hints sort after every real namespace");
+        }
+
         #[test]
         fn round_trip(ns: u32, partition: u32, key in proptest::collection::vec(any::<u8>(), 0..64)) {
             let stored = encode_data_key(ns, partition, &key);

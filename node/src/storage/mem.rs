@@ -21,6 +21,7 @@ use super::{
 #[derive(Debug, Clone)]
 enum PendingWrite {
     Data { key: Vec<u8>, record: Vec<u8> },
+    Remove { key: Vec<u8> },
     Meta { name: String, value: Vec<u8> },
 }
 
@@ -35,6 +36,9 @@ impl Maps {
         match write {
             PendingWrite::Data { key, record } => {
                 self.data.insert(key, record);
+            }
+            PendingWrite::Remove { key } => {
+                self.data.remove(&key);
             }
             PendingWrite::Meta { name, value } => {
                 self.meta.insert(name, value);
@@ -116,6 +120,18 @@ impl Storage for MemStorage {
                 Ok(Some(record))
             }
         }
+    }
+
+    fn remove_if(&self, key: &[u8], expected: &[u8]) -> Result<bool, StorageError> {
+        let mut state = self.lock();
+        if state.live.data.get(key).map(Vec::as_slice) != Some(expected) {
+            return Ok(false);
+        }
+        state.live.data.remove(key);
+        state
+            .pending
+            .push(PendingWrite::Remove { key: key.to_vec() });
+        Ok(true)
     }
 
     fn scan_prefix(
@@ -200,6 +216,33 @@ mod tests {
         assert_eq!(s.get_meta("m").unwrap(), Some(b"x".to_vec()));
         assert_eq!(s.pending_writes(), 0);
         assert_eq!(conformance::all_keys(&s), vec![b"a".to_vec()]);
+    }
+
+    #[test]
+    fn crash_brings_back_an_unsynced_removal_but_not_a_synced_one() {
+        let s = MemStorage::new();
+        put(&s, b"a", b"1");
+        put(&s, b"b", b"1");
+        s.sync().unwrap();
+        assert!(s.remove_if(b"a", b"1").unwrap());
+        s.sync().unwrap();
+        assert!(s.remove_if(b"b", b"1").unwrap());
+        assert_eq!(s.pending_writes(), 1);
+
+        s.crash();
+
+        assert_eq!(s.get(b"a").unwrap(), None);
+        assert_eq!(s.get(b"b").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn a_refused_removal_leaves_nothing_to_lose() {
+        let s = MemStorage::new();
+        put(&s, b"a", b"1");
+        s.sync().unwrap();
+        assert!(!s.remove_if(b"a", b"2").unwrap());
+        assert!(!s.remove_if(b"missing", b"1").unwrap());
+        assert_eq!(s.pending_writes(), 0);
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! - [`Storage`] (this file): the trait every engine implements.
 //! - [`error`]: [`StorageError`], one clonable error type for the whole layer.
 //! - [`keys`]: data-key encoding `namespace | partition | user key`, so one partition is one
-//!   contiguous range.
+//!   contiguous range; and the hint-key encoding under the reserved namespace
+//!   [`HINT_NAMESPACE`].
+//! - [`hints`]: [`HintStore`], hinted handoff's bounded, restart-proof store of object states
+//!   waiting for an unreachable replica, kept in the data keyspace under [`HINT_NAMESPACE`].
 //! - [`mem`]: [`MemStorage`], an in-memory engine for tests and the simulator, which can
 //!   simulate a crash by losing everything written since the last `sync`.
 //! - [`sled`] (the file `sled.rs`): [`SledStorage`], the on-disk engine.
@@ -30,6 +33,7 @@
 
 pub mod durability;
 pub mod error;
+pub mod hints;
 pub mod keys;
 pub mod mem;
 pub mod sled;
@@ -42,7 +46,13 @@ use std::ops::Bound;
 pub use self::sled::{SledOptions, SledStorage};
 pub use durability::{Durability, GroupCommit, GroupCommitStats, ParseDurabilityError};
 pub use error::StorageError;
-pub use keys::{decode_data_key, encode_data_key, namespace_prefix, partition_prefix};
+pub use hints::{
+    Hint, HintError, HintLimits, HintMergeFn, HintRefused, HintStats, HintStore, TargetBacklog,
+};
+pub use keys::{
+    check_namespace, decode_data_key, encode_data_key, namespace_prefix, partition_prefix,
+    HINT_NAMESPACE,
+};
 pub use mem::MemStorage;
 
 /// Name of the metadata record that holds an on-disk store's format version.
@@ -74,6 +84,15 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// If `f` returns an error, the key is left unchanged and the error is returned as is.
     fn update(&self, key: &[u8], f: &mut UpdateFn<'_>) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Atomic compare-and-delete of one key: removes it only if its current record is exactly
+    /// `expected`, and returns whether it did (false for a missing key or any other record).
+    ///
+    /// Why compare-and-delete rather than a plain delete: the one caller that deletes (hinted
+    /// handoff) must never remove a record that changed after it was read, or a change merged in
+    /// meanwhile would be lost. Like any write, a removal is durable only after [`Storage::sync`];
+    /// a crash before that can bring the key back as it was at the last sync.
+    fn remove_if(&self, key: &[u8], expected: &[u8]) -> Result<bool, StorageError>;
 
     /// Keys and records with the given prefix, in key order, starting strictly after `after`
     /// (None = from the start), at most `limit` entries.  (Used by handoff / anti-entropy / SCAN.)

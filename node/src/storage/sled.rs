@@ -158,6 +158,15 @@ impl Storage for SledStorage {
         })
     }
 
+    /// One compare-and-swap to "absent": sled compares the stored bytes with `expected`.
+    fn remove_if(&self, key: &[u8], expected: &[u8]) -> Result<bool, StorageError> {
+        let swapped = self
+            .data
+            .compare_and_swap(key, Some(expected), None::<&[u8]>)
+            .map_err(|e| engine_error("remove", e))?;
+        Ok(swapped.is_ok())
+    }
+
     fn scan_prefix(
         &self,
         prefix: &[u8],

@@ -90,6 +90,10 @@ impl TestCluster {
                     keep_alive_ms: 300,
                     ..Default::default()
                 },
+                hints: kvorum_node::config::HintsConfig {
+                    handoff_interval_ms: 200,
+                    ..Default::default()
+                },
             };
             let config_path = node_dir.join("node.toml");
             let mut text = toml::to_string(&config).unwrap();

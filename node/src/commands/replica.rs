@@ -1,0 +1,46 @@
+//! `REPLICA GET key`: a debug command that returns **this node's own copy** of a key, without
+//! asking any other replica (no quorum, no repair). It shows what one replica holds, e.g. that
+//! a node that was down received the writes it missed through hinted handoff or read repair.
+//! The value shown is the copy's winning sibling (nil if it holds none, or a delete).
+
+use bytes::Bytes;
+use kvorum_consistency::{Key, Reply};
+use kvorum_resp::Frame;
+use kvorum_ring::NamespaceId;
+
+use super::{printable, Ctx, Outcome};
+use crate::driver::Work;
+
+pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    if !args[1].eq_ignore_ascii_case(b"GET") || args.len() != 3 {
+        return Frame::error(format!(
+            "ERR unknown subcommand or wrong arguments for 'REPLICA {}'; expected REPLICA GET key",
+            printable(&args[1])
+        ))
+        .into();
+    }
+    if let Err(e) = ctx.shared.check_key(&args[2]) {
+        return e.into();
+    }
+    let key = Key {
+        ns: NamespaceId::DEFAULT,
+        key: args[2].to_vec(),
+    };
+    let queued = ctx.shared.driver.try_submit(Work::LocalRead(key));
+    Outcome::Later(Box::pin(async move {
+        let reply = match queued.await {
+            Ok(rx) => rx.await.ok(),
+            Err(_) => None,
+        };
+        match reply {
+            Some(Reply::Value(Some(object))) => object
+                .value()
+                .cloned()
+                .map(Frame::bulk)
+                .unwrap_or_else(Frame::null),
+            Some(Reply::Value(None)) => Frame::null(),
+            Some(Reply::Failed { reason }) => Frame::error(format!("ERR {reason}")),
+            _ => Frame::error("ERR the node is shutting down"),
+        }
+    }))
+}
