@@ -245,9 +245,10 @@ impl Coordinator {
             .copied()
             .filter(|&p| p != view.node)
             .collect();
-        let value = match &request.command {
-            Command::Put { value } => Some(value.clone()),
-            _ => None,
+        let (value, seen) = match &request.command {
+            Command::Put { value } => (Some(value.clone()), None),
+            Command::PutSeen { value, seen } => (Some(value.clone()), Some(seen.clone())),
+            Command::Get | Command::Delete => (None, None),
         };
         let (needed, kind) = match &request.command {
             Command::Get => {
@@ -261,7 +262,8 @@ impl Coordinator {
                 };
                 (needed, kind)
             }
-            Command::Put { .. } | Command::Delete if is_primary && strong => {
+            // A strong write supersedes what a majority knew; a context adds nothing to that.
+            _ if is_primary && strong => {
                 self.fetch_from(out, op, &key, partition, &reachable);
                 let kind = Kind::Learn {
                     value,
@@ -274,12 +276,17 @@ impl Coordinator {
                 };
                 (level.r, kind)
             }
-            Command::Put { .. } | Command::Delete if is_primary => {
+            _ if is_primary => {
                 let ts = self.hlc.now(now.wall_ms);
-                let mutation = Mutation::Put {
-                    node: view.node,
-                    value,
-                    ts,
+                let node = view.node;
+                let mutation = match seen {
+                    Some(seen) => Mutation::PutSeen {
+                        node,
+                        seen,
+                        value,
+                        ts,
+                    },
+                    None => Mutation::Put { node, value, ts },
                 };
                 let token = out.storage(key.clone(), partition, StorageOp::Apply(mutation));
                 self.storage.insert(token, op);
@@ -294,7 +301,7 @@ impl Coordinator {
                 };
                 (needed, kind)
             }
-            Command::Put { .. } | Command::Delete => {
+            _ => {
                 if matches!(origin, Origin::Remote { .. }) {
                     // The forwarder's layout says we are a primary, ours says not: refuse rather
                     // than forward again (no loops). Nothing was applied.

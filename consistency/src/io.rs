@@ -12,6 +12,7 @@ use kvorum_ring::{NodeId, PartitionId};
 use crate::hlc::Timestamp;
 use crate::message::{Key, Message, Reply, RequestId};
 use crate::object::Object;
+use crate::version::VersionVector;
 
 /// The driver's clock readings at the moment of an event.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -65,6 +66,13 @@ pub enum Mutation {
         value: Option<Bytes>,
         ts: Timestamp,
     },
+    /// A write coordinated by `node` that supersedes only what `seen` covers.
+    PutSeen {
+        node: NodeId,
+        seen: VersionVector,
+        value: Option<Bytes>,
+        ts: Timestamp,
+    },
     /// Merge a peer's state.
     Merge(Object),
     /// A `strong` write: merge the state learned from a majority, then write over all of it, so
@@ -88,6 +96,12 @@ impl Mutation {
                     .write(*node, current.context(), value.clone(), *ts)
                     .0
             }
+            Mutation::PutSeen {
+                node,
+                seen,
+                value,
+                ts,
+            } => current.write(*node, seen, value.clone(), *ts).0,
             Mutation::Merge(other) => current.merge(other),
             Mutation::PutAfter {
                 seen,

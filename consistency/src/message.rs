@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::level::{Level, Preset};
 use crate::object::Object;
+use crate::version::VersionVector;
 
 /// The peer protocol version these message types describe.
 pub const PEER_PROTOCOL_VERSION: u8 = 1;
@@ -33,7 +34,15 @@ pub struct Key {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     Get,
-    Put { value: Bytes },
+    Put {
+        value: Bytes,
+    },
+    /// A write that replaces exactly the versions `seen` covers (`SETCTX`): siblings written
+    /// concurrently, which the client did not see, stay.
+    PutSeen {
+        value: Bytes,
+        seen: VersionVector,
+    },
     Delete,
 }
 

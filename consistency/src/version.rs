@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use kvorum_ring::NodeId;
 use serde::{Deserialize, Serialize};
 
+use crate::error::DecodeError;
+
 /// One write, named by the node that coordinated it and that node's per-key counter.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Dot {
@@ -87,6 +89,54 @@ impl VersionVector {
     }
 }
 
+/// Version of the causal-context token format (`GETCTX` / `SETCTX`).
+pub const CONTEXT_TOKEN_VERSION: u8 = 1;
+
+impl VersionVector {
+    /// The opaque token clients get from `GETCTX` and hand back to `SETCTX`: hex of a version
+    /// byte followed by the MessagePack encoding of the vector.
+    pub fn to_token(&self) -> String {
+        let mut bytes = vec![CONTEXT_TOKEN_VERSION];
+        // Encoding a map of integers into a Vec cannot fail; an empty token is refused on decode.
+        if rmp_serde::encode::write(&mut bytes, self).is_err() {
+            return String::new();
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Decodes a token from [`VersionVector::to_token`].
+    pub fn from_token(token: &str) -> Result<VersionVector, DecodeError> {
+        let malformed = |message: &str| DecodeError::Malformed {
+            message: message.to_owned(),
+        };
+        if token.len() % 2 != 0 || token.len() > 64 * 1024 {
+            return Err(malformed("context token has a bad length"));
+        }
+        let bytes = (0..token.len())
+            .step_by(2)
+            .map(|i| {
+                token
+                    .get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| malformed("context token is not hex"))?;
+        let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
+        if version != CONTEXT_TOKEN_VERSION {
+            return Err(DecodeError::UnknownVersion {
+                found: version,
+                supported: CONTEXT_TOKEN_VERSION,
+            });
+        }
+        let vv: VersionVector =
+            rmp_serde::from_slice(body).map_err(|e| malformed(&e.to_string()))?;
+        if !vv.is_canonical() {
+            return Err(malformed("context token holds a zero counter"));
+        }
+        Ok(vv)
+    }
+}
+
 impl FromIterator<Dot> for VersionVector {
     fn from_iter<I: IntoIterator<Item = Dot>>(iter: I) -> Self {
         let mut vv = VersionVector::new();
@@ -126,6 +176,15 @@ mod tests {
         assert!(a.descends(&b));
         assert_eq!(a.get(NodeId(1)), 3);
         assert_eq!(a.get(NodeId(3)), 5);
+    }
+
+    #[test]
+    fn context_tokens_round_trip_and_refuse_garbage() {
+        let vv: VersionVector = [dot(1, 3), dot(7, 1)].into_iter().collect();
+        assert_eq!(VersionVector::from_token(&vv.to_token()), Ok(vv));
+        for bad in ["", "0", "zz", "02", "01c1", "ff90"] {
+            assert!(VersionVector::from_token(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -243,3 +243,53 @@ fn strong_reads_and_writes_work_through_any_node_and_survive_a_paused_node() {
     c.pause(1, false);
     c.eventually(0, &["WITH", "ALL", "--", "GET", "s"], "$1\r\n2\r\n", None);
 }
+
+/// Splits a GETCTX reply `*2 $ctx *n values...` into the token and the values.
+fn parse_getctx(reply: &str) -> (String, Vec<String>) {
+    let lines: Vec<&str> = reply.split("\r\n").collect();
+    assert_eq!(lines[0], "*2", "{reply}");
+    let token = lines[2].to_owned();
+    let count: usize = lines[3].trim_start_matches('*').parse().unwrap();
+    let values = (0..count).map(|i| lines[5 + 2 * i].to_owned()).collect();
+    (token, values)
+}
+
+#[test]
+fn writes_on_both_sides_of_a_partition_become_siblings_and_setctx_resolves_them() {
+    let c = TestCluster::start(3, 3);
+    // Node 1 alone: writes "left" with W=1.
+    c.pause(1, true);
+    c.pause(2, true);
+    c.eventually(0, &["WITH", "ALL", "--", "SET", "probe", "1"], "-UNAVAILABLE", None);
+    assert_eq!(c.command(0, &["WITH", "ONE", "--", "SET", "k", "left"], None), "+OK\r\n");
+    // Nodes 2 and 3 without node 1: node 2 writes "right", not having seen "left".
+    c.pause(0, true);
+    c.pause(1, false);
+    c.pause(2, false);
+    c.eventually(1, &["WITH", "ALL", "--", "SET", "probe", "2"], "-UNAVAILABLE", None);
+    c.eventually(1, &["WITH", "W=2", "--", "SET", "k", "right"], "+OK", None);
+    // Heal: both writes survive as siblings; GET picks one deterministically.
+    c.pause(0, false);
+    c.eventually(2, &["WITH", "ALL", "--", "SET", "probe", "3"], "+OK", None);
+    let reply = c.command(2, &["WITH", "ALL", "--", "GETCTX", "k"], None);
+    let (token, mut values) = parse_getctx(&reply);
+    values.sort();
+    assert_eq!(values, vec!["left", "right"], "{reply}");
+    let first = c.command(0, &["WITH", "ALL", "--", "GET", "k"], None);
+    assert_eq!(c.command(1, &["WITH", "ALL", "--", "GET", "k"], None), first);
+    // A write with the context collapses them on every replica.
+    assert_eq!(c.command(2, &["WITH", "ALL", "--", "SETCTX", "k", &token, "merged"], None), "+OK\r\n");
+    let (_, values) = parse_getctx(&c.command(0, &["WITH", "ALL", "--", "GETCTX", "k"], None));
+    assert_eq!(values, vec!["merged"]);
+    for i in 0..3 {
+        assert_eq!(c.command(i, &["REPLICA", "GET", "k"], None), "$6\r\nmerged\r\n");
+    }
+    // A stale context replaces only what it saw: a concurrent sibling stays.
+    assert_eq!(c.command(0, &["SET", "k", "newer"], None), "+OK\r\n");
+    assert_eq!(c.command(1, &["WITH", "ALL", "--", "SETCTX", "k", &token, "stale"], None), "+OK\r\n");
+    let (_, mut values) = parse_getctx(&c.command(2, &["WITH", "ALL", "--", "GETCTX", "k"], None));
+    values.sort();
+    assert_eq!(values, vec!["newer", "stale"]);
+    let bad = c.command(0, &["SETCTX", "k", "zz", "v"], None);
+    assert!(bad.starts_with("-ERR invalid causal context"), "{bad}");
+}

@@ -6,6 +6,7 @@
 //! - `keys.rs`: DEL, EXISTS.
 //! - `consistency.rs`: CONSISTENCY and WITH (kvorum's extensions).
 //! - `replica.rs`: REPLICA GET (debug: one node's own copy).
+//! - `context.rs`: GETCTX, SETCTX (causal contexts and siblings).
 //! - `reply.rs`: how replication outcomes become RESP replies and errors.
 //!
 //! A handler runs synchronously on the connection's task and returns an [`Outcome`]: either the
@@ -15,6 +16,7 @@
 
 mod connection;
 mod consistency;
+mod context;
 mod keys;
 mod replica;
 mod reply;
@@ -145,6 +147,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         keys::exists,
     ),
     spec("with", -3, &["fast"], NO_KEYS, consistency::with),
+    spec(
+        "getctx",
+        2,
+        &["readonly", "fast"],
+        (1, 1, 1),
+        context::getctx,
+    ),
+    spec(
+        "setctx",
+        4,
+        &["write", "denyoom"],
+        (1, 1, 1),
+        context::setctx,
+    ),
     spec(
         "replica",
         -2,
