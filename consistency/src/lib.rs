@@ -40,6 +40,6 @@ pub use io::{Mutation, Now, StorageOp, StorageRequest, StorageResult, StorageTok
 pub use level::{majority, Level, Mode, Preset};
 pub use message::{Command, Consistency, Key, Message, OpId, Reply, Request, RequestId};
 pub use object::{Object, Sibling};
-pub use policy::NamespacePolicy;
+pub use policy::{Conflict, NamespacePolicy};
 pub use spec::Spec;
 pub use version::{Dot, VersionVector};

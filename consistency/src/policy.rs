@@ -9,6 +9,21 @@ use crate::error::LevelError;
 use crate::level::Level;
 use crate::spec::Spec;
 
+/// How a namespace resolves concurrent writes to one key.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conflict {
+    /// Keep every concurrent write as a sibling until a write that saw them replaces them.
+    #[default]
+    Siblings,
+    /// Last writer wins: reads, `GETCTX` included, show only the sibling with the highest
+    /// (HLC timestamp, node id) — never raw wall-clock time. Replicas still *store* the
+    /// concurrent siblings until a write that saw them replaces them: discarding losers while
+    /// merging does not converge (a discarded loser must win again once its winner is
+    /// superseded by a write that never saw the loser; property tests found such histories).
+    Lww,
+}
+
 /// One namespace's replication factor, default consistency and floors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamespacePolicy {
@@ -22,6 +37,7 @@ pub struct NamespacePolicy {
     pub min_w: usize,
     /// Whether requests may use SLOPPY quorums.
     pub allow_sloppy: bool,
+    pub conflict: Conflict,
 }
 
 impl NamespacePolicy {
@@ -33,6 +49,7 @@ impl NamespacePolicy {
             min_r: 1,
             min_w: 1,
             allow_sloppy: true,
+            conflict: Conflict::Siblings,
         }
     }
 

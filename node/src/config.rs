@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use kvorum_consistency::{NamespacePolicy, Spec};
+use kvorum_consistency::{Conflict, NamespacePolicy, Spec};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::Durability;
@@ -96,6 +96,8 @@ pub struct DefaultNamespace {
     pub min_w: usize,
     /// Whether requests may use SLOPPY quorums.
     pub allow_sloppy: bool,
+    /// `siblings` (GETCTX shows every concurrent write) or `lww` (reads show only the winner).
+    pub conflict: Conflict,
 }
 
 impl Default for DefaultNamespace {
@@ -105,6 +107,7 @@ impl Default for DefaultNamespace {
             min_r: 1,
             min_w: 1,
             allow_sloppy: true,
+            conflict: Conflict::Siblings,
         }
     }
 }
@@ -351,6 +354,7 @@ impl NodeConfig {
             min_r: ns.min_r,
             min_w: ns.min_w,
             allow_sloppy: ns.allow_sloppy,
+            conflict: ns.conflict,
         };
         policy.validate().map_err(|e| e.to_string())?;
         Ok(policy)

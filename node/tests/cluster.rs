@@ -254,42 +254,91 @@ fn parse_getctx(reply: &str) -> (String, Vec<String>) {
     (token, values)
 }
 
-#[test]
-fn writes_on_both_sides_of_a_partition_become_siblings_and_setctx_resolves_them() {
-    let c = TestCluster::start(3, 3);
+/// Writes "left" through node 1 while it is cut off, and "right" through node 2 while node 1
+/// is, then heals: two concurrent writes of `k`.
+fn write_on_both_sides(c: &TestCluster) {
     // Node 1 alone: writes "left" with W=1.
     c.pause(1, true);
     c.pause(2, true);
-    c.eventually(0, &["WITH", "ALL", "--", "SET", "probe", "1"], "-UNAVAILABLE", None);
-    assert_eq!(c.command(0, &["WITH", "ONE", "--", "SET", "k", "left"], None), "+OK\r\n");
+    c.eventually(
+        0,
+        &["WITH", "ALL", "--", "SET", "probe", "1"],
+        "-UNAVAILABLE",
+        None,
+    );
+    assert_eq!(
+        c.command(0, &["WITH", "ONE", "--", "SET", "k", "left"], None),
+        "+OK\r\n"
+    );
     // Nodes 2 and 3 without node 1: node 2 writes "right", not having seen "left".
     c.pause(0, true);
     c.pause(1, false);
     c.pause(2, false);
-    c.eventually(1, &["WITH", "ALL", "--", "SET", "probe", "2"], "-UNAVAILABLE", None);
+    c.eventually(
+        1,
+        &["WITH", "ALL", "--", "SET", "probe", "2"],
+        "-UNAVAILABLE",
+        None,
+    );
     c.eventually(1, &["WITH", "W=2", "--", "SET", "k", "right"], "+OK", None);
-    // Heal: both writes survive as siblings; GET picks one deterministically.
     c.pause(0, false);
     c.eventually(2, &["WITH", "ALL", "--", "SET", "probe", "3"], "+OK", None);
+}
+
+#[test]
+fn writes_on_both_sides_of_a_partition_become_siblings_and_setctx_resolves_them() {
+    let c = TestCluster::start(3, 3);
+    write_on_both_sides(&c);
+    // Both writes survive as siblings; GET picks one deterministically.
     let reply = c.command(2, &["WITH", "ALL", "--", "GETCTX", "k"], None);
     let (token, mut values) = parse_getctx(&reply);
     values.sort();
     assert_eq!(values, vec!["left", "right"], "{reply}");
     let first = c.command(0, &["WITH", "ALL", "--", "GET", "k"], None);
-    assert_eq!(c.command(1, &["WITH", "ALL", "--", "GET", "k"], None), first);
+    assert_eq!(
+        c.command(1, &["WITH", "ALL", "--", "GET", "k"], None),
+        first
+    );
     // A write with the context collapses them on every replica.
-    assert_eq!(c.command(2, &["WITH", "ALL", "--", "SETCTX", "k", &token, "merged"], None), "+OK\r\n");
+    assert_eq!(
+        c.command(
+            2,
+            &["WITH", "ALL", "--", "SETCTX", "k", &token, "merged"],
+            None
+        ),
+        "+OK\r\n"
+    );
     let (_, values) = parse_getctx(&c.command(0, &["WITH", "ALL", "--", "GETCTX", "k"], None));
     assert_eq!(values, vec!["merged"]);
     for i in 0..3 {
-        assert_eq!(c.command(i, &["REPLICA", "GET", "k"], None), "$6\r\nmerged\r\n");
+        assert_eq!(
+            c.command(i, &["REPLICA", "GET", "k"], None),
+            "$6\r\nmerged\r\n"
+        );
     }
     // A stale context replaces only what it saw: a concurrent sibling stays.
     assert_eq!(c.command(0, &["SET", "k", "newer"], None), "+OK\r\n");
-    assert_eq!(c.command(1, &["WITH", "ALL", "--", "SETCTX", "k", &token, "stale"], None), "+OK\r\n");
+    assert_eq!(
+        c.command(
+            1,
+            &["WITH", "ALL", "--", "SETCTX", "k", &token, "stale"],
+            None
+        ),
+        "+OK\r\n"
+    );
     let (_, mut values) = parse_getctx(&c.command(2, &["WITH", "ALL", "--", "GETCTX", "k"], None));
     values.sort();
     assert_eq!(values, vec!["newer", "stale"]);
     let bad = c.command(0, &["SETCTX", "k", "zz", "v"], None);
     assert!(bad.starts_with("-ERR invalid causal context"), "{bad}");
+}
+
+#[test]
+fn with_the_lww_policy_reads_show_only_the_winner() {
+    let c = TestCluster::start_with(3, 3, "[default_namespace]\nconflict = \"lww\"\n");
+    write_on_both_sides(&c);
+    let winner = c.command(0, &["WITH", "ALL", "--", "GET", "k"], None);
+    let (_, values) = parse_getctx(&c.command(1, &["WITH", "ALL", "--", "GETCTX", "k"], None));
+    assert_eq!(values.len(), 1);
+    assert_eq!(winner, format!("${}\r\n{}\r\n", values[0].len(), values[0]));
 }

@@ -8,33 +8,45 @@
 //! context does not cover, survives next to the new value.
 //!
 //! `GETCTX` replies `[context, [value, ...]]`; a sibling that is a delete shows as nil. The
-//! context is an opaque token; hand it back unchanged.
+//! context is an opaque token; hand it back unchanged. In a namespace with the `lww` conflict
+//! policy it shows only the winning sibling.
 
 use bytes::Bytes;
-use kvorum_consistency::{Command, Reply, VersionVector};
+use kvorum_consistency::{Command, Conflict, Reply, VersionVector};
 use kvorum_resp::Frame;
 
 use super::reply::{combine_writes, error_of};
 use super::{requests, Ctx, Outcome};
 
 pub fn getctx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    requests(ctx, [(&args[1], Command::Get)], |replies, timeout_ms| {
-        let Some(reply) = replies.first() else {
-            return Frame::null();
-        };
-        if let Some(e) = error_of(reply, timeout_ms) {
-            return e;
-        }
-        let (context, siblings) = match reply {
-            Reply::Value(Some(object)) => (object.context().to_token(), object.siblings().to_vec()),
-            _ => (VersionVector::new().to_token(), Vec::new()),
-        };
-        let values = siblings
-            .into_iter()
-            .map(|s| s.value.map(Frame::bulk).unwrap_or_else(Frame::null))
-            .collect();
-        Frame::array(vec![Frame::bulk(context), Frame::array(values)])
-    })
+    let lww = ctx.shared.policy.conflict == Conflict::Lww;
+    requests(
+        ctx,
+        [(&args[1], Command::Get)],
+        move |replies, timeout_ms| {
+            let Some(reply) = replies.first() else {
+                return Frame::null();
+            };
+            if let Some(e) = error_of(reply, timeout_ms) {
+                return e;
+            }
+            let (context, siblings) = match reply {
+                Reply::Value(Some(object)) => {
+                    let siblings = match object.winner() {
+                        Some(winner) if lww => vec![winner.clone()],
+                        _ => object.siblings().to_vec(),
+                    };
+                    (object.context().to_token(), siblings)
+                }
+                _ => (VersionVector::new().to_token(), Vec::new()),
+            };
+            let values = siblings
+                .into_iter()
+                .map(|s| s.value.map(Frame::bulk).unwrap_or_else(Frame::null))
+                .collect();
+            Frame::array(vec![Frame::bulk(context), Frame::array(values)])
+        },
+    )
 }
 
 pub fn setctx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
