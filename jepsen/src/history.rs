@@ -1,0 +1,200 @@
+//! The recorded history of a run: every client operation with its invocation, completion and
+//! outcome, in Jepsen's `ok` / `fail` / `info` vocabulary.
+//!
+//! The text form ([`History::render`]) lists events in the order they happened and is what the
+//! determinism test compares byte for byte.
+
+use std::fmt::Write as _;
+
+/// What a client operation is known to have done, in Jepsen's terms.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpOutcome {
+    /// Completed: it took effect.
+    Ok,
+    /// Definitely did not take effect.
+    Fail,
+    /// May or may not have taken effect.
+    Info,
+}
+
+impl OpOutcome {
+    fn name(self) -> &'static str {
+        match self {
+            OpOutcome::Ok => "ok",
+            OpOutcome::Fail => "fail",
+            OpOutcome::Info => "info",
+        }
+    }
+}
+
+/// What an operation did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    Read,
+    Write,
+}
+
+/// One client operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    /// The logical client; a client whose operation ended `info` continues as a new process,
+    /// as in Jepsen, so one process never has two operations in flight.
+    pub process: u64,
+    /// The node the client sent it to.
+    pub node: u64,
+    pub key: String,
+    pub kind: OpKind,
+    /// A write's value, or an `ok` read's value (`None`: the key was empty).
+    pub value: Option<u64>,
+    /// For an `ok` read: the number of siblings the reply carried.
+    pub siblings: usize,
+    pub invoke_ms: u64,
+    /// When the outcome became known; `None` while pending.
+    pub complete_ms: Option<u64>,
+    /// `None` while pending; an operation still pending at the end counts as `info`.
+    pub outcome: Option<OpOutcome>,
+    /// The reply in short (`written`, `timeout(acks=1,needed=2)`, `crashed`, …).
+    pub note: String,
+    invoke_seq: u64,
+    complete_seq: u64,
+}
+
+impl Op {
+    /// The position of the invocation in the order of all events.
+    pub fn invoke_seq(&self) -> u64 {
+        self.invoke_seq
+    }
+
+    /// The position of the completion in the order of all events, if it completed.
+    pub fn complete_seq(&self) -> Option<u64> {
+        self.outcome.map(|_| self.complete_seq)
+    }
+
+    /// The outcome, counting a never-completed operation as indeterminate.
+    pub fn outcome(&self) -> OpOutcome {
+        self.outcome.unwrap_or(OpOutcome::Info)
+    }
+}
+
+/// A run's operations, in invocation order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    ops: Vec<Op>,
+    seq: u64,
+}
+
+impl History {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Records an invocation; returns its index for [`History::complete`].
+    pub fn invoke(
+        &mut self,
+        process: u64,
+        node: u64,
+        key: &str,
+        kind: OpKind,
+        value: Option<u64>,
+        at_ms: u64,
+    ) -> usize {
+        self.seq += 1;
+        self.ops.push(Op {
+            process,
+            node,
+            key: key.to_owned(),
+            kind,
+            value,
+            siblings: 0,
+            invoke_ms: at_ms,
+            complete_ms: None,
+            outcome: None,
+            note: String::new(),
+            invoke_seq: self.seq,
+            complete_seq: u64::MAX,
+        });
+        self.ops.len() - 1
+    }
+
+    /// Records a completion. A read's `value` replaces the (empty) invoked one. Returns false if
+    /// the operation was unknown or already complete.
+    pub fn complete(
+        &mut self,
+        index: usize,
+        outcome: OpOutcome,
+        read: Option<(Option<u64>, usize)>,
+        note: String,
+        at_ms: u64,
+    ) -> bool {
+        self.seq += 1;
+        let seq = self.seq;
+        let Some(op) = self.ops.get_mut(index) else {
+            return false;
+        };
+        if op.outcome.is_some() {
+            return false;
+        }
+        op.outcome = Some(outcome);
+        op.complete_ms = Some(at_ms);
+        op.complete_seq = seq;
+        op.note = note;
+        if let (OpKind::Read, Some((value, siblings))) = (op.kind, read) {
+            op.value = value;
+            op.siblings = siblings;
+        }
+        true
+    }
+
+    /// One line per event, in the order events happened: time, `#operation index`, process, node,
+    /// type, function, key, value, and for a completion `; what the reply said`.
+    pub fn render(&self) -> String {
+        let mut events: Vec<(u64, String)> = Vec::with_capacity(self.ops.len() * 2);
+        for (index, op) in self.ops.iter().enumerate() {
+            let f = match op.kind {
+                OpKind::Read => "read",
+                OpKind::Write => "write",
+            };
+            let invoked = match op.kind {
+                OpKind::Read => "nil".to_owned(),
+                OpKind::Write => show(op.value),
+            };
+            events.push((
+                op.invoke_seq,
+                format!(
+                    "{} #{index} p{} n{} :invoke :{f} {} {invoked}",
+                    op.invoke_ms, op.process, op.node, op.key
+                ),
+            ));
+            if let (Some(outcome), Some(at)) = (op.outcome, op.complete_ms) {
+                let mut line = format!(
+                    "{at} #{index} p{} n{} :{} :{f} {} {}",
+                    op.process,
+                    op.node,
+                    outcome.name(),
+                    op.key,
+                    show(op.value)
+                );
+                if op.siblings > 1 {
+                    let _ = write!(line, " siblings={}", op.siblings);
+                }
+                let _ = write!(line, " ; {}", op.note);
+                events.push((op.complete_seq, line));
+            }
+        }
+        events.sort_by_key(|(seq, _)| *seq);
+        let mut out = String::new();
+        for (_, line) in events {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn show(value: Option<u64>) -> String {
+    value.map_or_else(|| "nil".to_owned(), |v| v.to_string())
+}

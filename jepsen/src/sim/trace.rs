@@ -1,0 +1,60 @@
+//! Short text forms of what the simulator does, for the optional event trace of a replayed seed
+//! (`kvorum-jepsen sim --seed S --trace`).
+
+use kvorum_consistency::{Message, Object};
+
+use super::client;
+
+/// An object as `{value@node:counter ts …}`, siblings in dot order.
+pub fn object(o: &Object) -> String {
+    let siblings: Vec<String> = o
+        .siblings()
+        .iter()
+        .map(|s| {
+            let value = s.value.as_deref().map_or_else(
+                || "⊥".to_owned(),
+                |b| String::from_utf8_lossy(b).into_owned(),
+            );
+            format!("{value}@{}:{} {}", s.dot.node.0, s.dot.counter, s.ts)
+        })
+        .collect();
+    format!("{{{}}}", siblings.join(", "))
+}
+
+fn maybe(o: Option<&Object>) -> String {
+    o.map_or_else(|| "none".to_owned(), object)
+}
+
+/// A peer message in one line.
+pub fn message(m: &Message) -> String {
+    match m {
+        Message::Fetch { op, key } => format!("Fetch op={op} {}", key_name(&key.key)),
+        Message::Fetched { op, result } => match result {
+            Ok(o) => format!("Fetched op={op} {}", maybe(o.as_ref())),
+            Err(e) => format!("Fetched op={op} error {e}"),
+        },
+        Message::Store { op, key, object: o } => {
+            format!("Store op={op} {} {}", key_name(&key.key), object(o))
+        }
+        Message::StoreHint {
+            op,
+            key,
+            object: o,
+            target,
+        } => format!(
+            "StoreHint op={op} {} for {} {}",
+            key_name(&key.key),
+            target.0,
+            object(o)
+        ),
+        Message::Stored { op, result } => format!("Stored op={op} {result:?}"),
+        Message::Forward { op, .. } => format!("Forward op={op}"),
+        Message::Forwarded { op, reply } => {
+            format!("Forwarded op={op} {}", client::describe_reply(reply))
+        }
+    }
+}
+
+fn key_name(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
