@@ -21,7 +21,7 @@
 //! that could not learn from a majority: it wrote nothing). Once a write has started, failing to
 //! gather `W` acknowledgements is [`Reply::Timeout`]: it may have been applied.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use kvorum_ring::{Layout, NodeId, PartitionId};
@@ -135,18 +135,22 @@ pub(crate) struct Coordinator {
     storage: BTreeMap<StorageToken, OpId>,
     /// The state each write in flight produced locally, for hints if a primary fails it.
     written: BTreeMap<OpId, Object>,
+    forwarded: ForwardMemory,
     stats: CoordinatorStats,
 }
 
 impl Coordinator {
-    pub fn new(node: NodeId) -> Self {
+    /// `first_op_id`: where this incarnation's operation ids start, so they never repeat
+    /// across restarts (peers may still hold answers or duplicates from an earlier one).
+    pub fn new(node: NodeId, first_op_id: OpId) -> Self {
         Coordinator {
             node,
             hlc: Hlc::new(),
-            next_op: 0,
+            next_op: first_op_id,
             ops: BTreeMap::new(),
             storage: BTreeMap::new(),
             written: BTreeMap::new(),
+            forwarded: ForwardMemory::default(),
             stats: CoordinatorStats::default(),
         }
     }
@@ -172,11 +176,23 @@ impl Coordinator {
         origin: Origin,
         request: Request,
     ) {
+        if let Origin::Remote { from, op } = origin {
+            match self.forwarded.begin(from, op) {
+                None => {}
+                // A duplicate of a finished forward: answer again, do not write again.
+                Some(Some(answer)) => {
+                    return out.send(from, Message::Forwarded { op, reply: answer })
+                }
+                // A duplicate of a running one: its answer will come.
+                Some(None) => return,
+            }
+        }
         let level = match request.consistency.resolve(view.n).validate(view.n) {
             Ok(level) => level,
             Err(e) => {
                 return reply(
                     out,
+                    &mut self.forwarded,
                     origin,
                     Reply::Failed {
                         reason: e.to_string(),
@@ -192,6 +208,7 @@ impl Coordinator {
             Err(e) => {
                 return reply(
                     out,
+                    &mut self.forwarded,
                     origin,
                     Reply::Failed {
                         reason: e.to_string(),
@@ -210,6 +227,15 @@ impl Coordinator {
             .filter(|&p| !view.is_reachable(p))
             .collect();
         let strong = level.mode == Mode::Strong;
+        // `quorum` and `strong` writes learn the current version from R replicas first: R + W > N,
+        // so that read meets every earlier acknowledged write, and the new version supersedes
+        // them causally instead of racing them on (possibly skewed) timestamps.
+        // A SETCTX write replaces exactly what its context saw, so it only learns in `strong`.
+        let learns = match request.command {
+            Command::Get => false,
+            Command::PutSeen { .. } => strong,
+            Command::Put { .. } | Command::Delete => level.mode != Mode::Eventual,
+        };
         let is_write = request.command.is_write();
         let needed = if is_write { level.w } else { level.r };
         // Sloppy writes: reachable fallbacks, in preference order, stand in for unreachable
@@ -225,11 +251,12 @@ impl Coordinator {
         } else {
             Vec::new()
         };
-        let required = if strong { needed.max(level.r) } else { needed };
+        let required = if learns { needed.max(level.r) } else { needed };
         // A write also needs one reachable primary to mint its version.
         if reachable.len() + standins.len() < required || (is_write && reachable.is_empty()) {
             return reply(
                 out,
+                &mut self.forwarded,
                 origin,
                 Reply::Unavailable {
                     needed: required,
@@ -262,8 +289,9 @@ impl Coordinator {
                 };
                 (needed, kind)
             }
-            // A strong write supersedes what a majority knew; a context adds nothing to that.
-            _ if is_primary && strong => {
+            // Such a write supersedes everything the learning quorum knew; a context adds
+            // nothing to that.
+            _ if is_primary && learns => {
                 self.fetch_from(out, op, &key, partition, &reachable);
                 let kind = Kind::Learn {
                     value,
@@ -306,7 +334,7 @@ impl Coordinator {
                     // The forwarder's layout says we are a primary, ours says not: refuse rather
                     // than forward again (no loops). Nothing was applied.
                     let reason = format!("{} is not a primary of this key", view.node);
-                    return reply(out, origin, Reply::Failed { reason });
+                    return reply(out, &mut self.forwarded, origin, Reply::Failed { reason });
                 }
                 let mut candidates = reachable;
                 candidates.reverse(); // popped from the end: first primary first
@@ -505,10 +533,12 @@ impl Coordinator {
                     answers,
                     write_back: None,
                     ..
-                } if operation.origin.is_some() => Reply::Timeout {
-                    acks: answers.len(),
-                    needed,
-                },
+                } if operation.origin.is_some() => {
+                    let acks = answers.len();
+                    // Whatever did answer can still be repaired.
+                    self.repair(out, op);
+                    Reply::Timeout { acks, needed }
+                }
                 Kind::Read {
                     write_back: Some(wb),
                     ..
@@ -610,7 +640,7 @@ impl Coordinator {
                 }
                 let (answers, remaining) = (*answers, pending.len());
                 if answers >= needed {
-                    self.start_strong_write(out, now, op);
+                    self.start_learned_write(out, now, op);
                 } else if answers + remaining < needed {
                     self.finish(
                         out,
@@ -697,7 +727,7 @@ impl Coordinator {
             merged => {
                 let answer = Reply::Value(merged);
                 if let Some(origin) = operation.origin.take() {
-                    reply(out, origin, answer);
+                    reply(out, &mut self.forwarded, origin, answer);
                 }
                 if pending.is_empty() {
                     self.repair(out, op);
@@ -744,8 +774,11 @@ impl Coordinator {
         }
     }
 
-    /// `strong` write: the majority's state is learned; write over it.
-    fn start_strong_write(&mut self, out: &mut Outputs, now: Now, op: OpId) {
+    /// `quorum` / `strong` write: the current state is learned from R replicas; write over it.
+    fn start_learned_write(&mut self, out: &mut Outputs, now: Now, op: OpId) {
+        // The local read of the learning phase may still be running: its completion must not be
+        // taken for the write's.
+        self.storage.retain(|_, waiting| *waiting != op);
         let Some(operation) = self.ops.get_mut(&op) else {
             return;
         };
@@ -936,7 +969,7 @@ impl Coordinator {
         self.written.remove(&op);
         if let Some(operation) = self.ops.remove(&op) {
             if let Some(origin) = operation.origin {
-                reply(out, origin, answer);
+                reply(out, &mut self.forwarded, origin, answer);
             }
         }
     }
@@ -970,9 +1003,48 @@ fn forward_next(out: &mut Outputs, op: OpId, kind: &mut Kind) {
     }
 }
 
-fn reply(out: &mut Outputs, origin: Origin, answer: Reply) {
+fn reply(out: &mut Outputs, forwarded: &mut ForwardMemory, origin: Origin, answer: Reply) {
     match origin {
         Origin::Local(id) => out.replies.push_back((id, answer)),
-        Origin::Remote { from, op } => out.send(from, Message::Forwarded { op, reply: answer }),
+        Origin::Remote { from, op } => {
+            forwarded.record(from, op, answer.clone());
+            out.send(from, Message::Forwarded { op, reply: answer })
+        }
+    }
+}
+
+/// How many forwarded writes a coordinator remembers, to recognise a duplicated `Forward`.
+const FORWARD_MEMORY: usize = 16_384;
+
+/// Forwarded writes seen recently, by the forwarder's (node, op): a duplicated `Forward` (a
+/// network that duplicates, a retrying transport) must not run the write a second time with a
+/// newer version. A duplicate of a running write is ignored; of a finished one, re-answered.
+/// Operation ids are unique across restarts of the forwarder (`CoreConfig::first_op_id`).
+#[derive(Debug, Default)]
+struct ForwardMemory {
+    replies: BTreeMap<(NodeId, OpId), Option<Reply>>,
+    order: VecDeque<(NodeId, OpId)>,
+}
+
+impl ForwardMemory {
+    /// Registers a forwarded write; returns the entry of an earlier copy if this is a duplicate.
+    fn begin(&mut self, from: NodeId, op: OpId) -> Option<Option<Reply>> {
+        if let Some(entry) = self.replies.get(&(from, op)) {
+            return Some(entry.clone());
+        }
+        self.replies.insert((from, op), None);
+        self.order.push_back((from, op));
+        while self.order.len() > FORWARD_MEMORY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.replies.remove(&oldest);
+            }
+        }
+        None
+    }
+
+    fn record(&mut self, from: NodeId, op: OpId, answer: Reply) {
+        if let Some(entry) = self.replies.get_mut(&(from, op)) {
+            *entry = Some(answer);
+        }
     }
 }

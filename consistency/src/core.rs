@@ -8,7 +8,7 @@ use crate::object::Object;
 
 use crate::coordinator::{Coordinator, CoordinatorStats, Origin, View};
 use crate::io::{Now, Outputs, StorageRequest, StorageResult, StorageToken, Transmit};
-use crate::message::{Key, Message, Reply, Request, RequestId};
+use crate::message::{Key, Message, OpId, Reply, Request, RequestId};
 use crate::replica::Replica;
 
 /// Static settings of a node's core.
@@ -18,6 +18,10 @@ pub struct CoreConfig {
     pub node: NodeId,
     /// Replication factor `N` of the (single, for now) namespace.
     pub replication: usize,
+    /// The first operation id of this incarnation. Ids must never repeat across restarts of
+    /// the node: peers may still send answers or duplicates meant for an earlier incarnation.
+    /// The node uses its start time in nanoseconds.
+    pub first_op_id: OpId,
 }
 
 /// One node's replication logic, without I/O.
@@ -48,7 +52,7 @@ pub struct Core {
 impl Core {
     pub fn new(config: CoreConfig, layout: Layout) -> Self {
         Core {
-            coordinator: Coordinator::new(config.node),
+            coordinator: Coordinator::new(config.node, config.first_op_id),
             config,
             layout,
             reachable: BTreeSet::new(),

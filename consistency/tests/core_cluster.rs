@@ -37,6 +37,7 @@ impl Cluster {
                 CoreConfig {
                     node: id,
                     replication: n,
+                    first_op_id: 0,
                 },
                 layout.clone(),
             );
@@ -287,15 +288,33 @@ fn with_one_node_down_quorum_works_and_all_is_unavailable_without_applying() {
 #[test]
 fn silent_replicas_make_a_write_time_out_as_indeterminate() {
     let mut c = Cluster::new(3, 3);
-    // Node 3 stopped answering but nobody noticed yet: the write is sent, then times out.
+    // Node 3 stopped answering but nobody noticed yet: the write (R=1 to learn, W=3) is sent,
+    // then times out.
     c.silent.insert(NodeId(3));
-    let reply = c.request(NodeId(1), 1, "k", put("v"), Preset::All);
+    let level = Level {
+        r: 1,
+        w: 3,
+        dw: 0,
+        sloppy: false,
+        mode: Mode::Quorum,
+    };
+    let reply = put_with(&mut c, NodeId(1), 1, "k", "v", level);
     assert_eq!(reply, Reply::Timeout { acks: 2, needed: 3 });
     // It was applied on the replicas that answered: TIMEOUT means "may have applied".
     assert_eq!(
         value(&c.request(NodeId(2), 2, "k", Command::Get, Preset::One)).unwrap(),
         "v"
     );
+}
+
+#[test]
+fn a_quorum_write_that_cannot_learn_in_time_applies_nothing() {
+    let mut c = Cluster::new(3, 3);
+    // ALL must first read all three replicas; node 3 is silent, so nothing is written.
+    c.silent.insert(NodeId(3));
+    let reply = c.request(NodeId(1), 1, "k", put("v"), Preset::All);
+    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    assert_eq!(c.writes_applied, 0);
 }
 
 #[test]
@@ -417,15 +436,15 @@ fn a_strong_write_supersedes_what_a_majority_knew() {
 }
 
 #[test]
-fn a_plain_quorum_write_beside_an_unseen_one_leaves_siblings() {
-    // The contrast with the strong write above: without learning first, the write is
-    // concurrent with "a" and both survive as siblings.
+fn an_eventual_write_beside_an_unseen_one_leaves_siblings() {
+    // The contrast with the learning writes (quorum, strong): a ONE write does not learn first,
+    // so it is concurrent with "a" and both survive as siblings.
     let mut c = Cluster::new(3, 3);
     c.kill(NodeId(3));
     c.request(NodeId(1), 1, "k", put("a"), Preset::Quorum);
     c.revive(NodeId(3));
     c.kill(NodeId(1));
-    c.request(NodeId(3), 2, "k", put("b"), Preset::Quorum);
+    c.request(NodeId(3), 2, "k", put("b"), Preset::One);
     c.revive(NodeId(1));
     let Reply::Value(Some(object)) = c.request(NodeId(1), 3, "k", Command::Get, Preset::All) else {
         panic!()
@@ -472,7 +491,7 @@ fn w3(sloppy: bool) -> Level {
         w: 3,
         dw: 0,
         sloppy,
-        mode: Mode::Quorum,
+        mode: Mode::derive(2, 3, sloppy, 3),
     }
 }
 
@@ -563,4 +582,109 @@ fn a_handoff_to_an_unreachable_target_is_not_acknowledged() {
     c.run();
     let reply = c.replies.remove(&(NodeId(1), 7)).unwrap();
     assert!(!matches!(reply, Reply::Written { .. }), "{reply:?}");
+}
+
+#[test]
+fn a_quorum_write_supersedes_an_earlier_write_it_never_held_even_with_a_slower_clock() {
+    // The regular-register promise: "a" is acknowledged by nodes 1 and 2; a later QUORUM write
+    // through node 3, whose clock is far behind and which never held "a", must still win.
+    let mut c = Cluster::new(3, 3);
+    c.kill(NodeId(3));
+    c.now.wall_ms = 1_000_000;
+    c.request(NodeId(1), 1, "k", put("a"), Preset::Quorum);
+    c.revive(NodeId(3));
+    c.kill(NodeId(1));
+    c.now.wall_ms = 1_000; // node 3's writes get far older timestamps
+    assert_eq!(
+        c.request(NodeId(3), 2, "k", put("b"), Preset::Quorum),
+        Reply::Written { existed: true }
+    );
+    c.revive(NodeId(1));
+    assert_eq!(
+        value(&c.request(NodeId(1), 3, "k", Command::Get, Preset::All)).unwrap(),
+        "b"
+    );
+}
+
+#[test]
+fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
+    // Remote answers complete the learning phase before the local read does; the local read's
+    // completion must then be ignored, not mistaken for the write's.
+    let ids: Vec<NodeId> = (1..=3).map(NodeId).collect();
+    let layout = Layout::initial(&ids, 6, 3).unwrap();
+    let config = CoreConfig {
+        node: NodeId(1),
+        replication: 3,
+        first_op_id: 0,
+    };
+    let mut core = Core::new(config, layout);
+    core.set_reachable(NodeId(2), true);
+    core.set_reachable(NodeId(3), true);
+    let now = Now {
+        mono_ms: 0,
+        wall_ms: 1,
+    };
+    let key = Key {
+        ns: NamespaceId(0),
+        key: b"k".to_vec(),
+    };
+    let request = Request {
+        key,
+        command: put("v"),
+        consistency: Consistency::Preset(Preset::Quorum),
+        timeout_ms: 100,
+    };
+    core.handle_request(now, 1, request);
+    let read = core.poll_storage().unwrap();
+    let mut fetches = Vec::new();
+    while let Some(t) = core.poll_transmit() {
+        fetches.push(t);
+    }
+    for t in fetches {
+        let Message::Fetch { op, .. } = t.message else {
+            panic!("{t:?}")
+        };
+        core.handle_message(
+            now,
+            t.to,
+            Message::Fetched {
+                op,
+                result: Ok(None),
+            },
+        );
+    }
+    // The write's own local apply is queued now; the learning read completes late.
+    let apply = core.poll_storage().unwrap();
+    core.handle_storage(now, read.token, StorageResult::Read(None));
+    assert_eq!(
+        core.poll_reply(),
+        None,
+        "the late read must not answer the write"
+    );
+    let StorageOp::Apply(mutation) = apply.op else {
+        panic!()
+    };
+    let current = mutation.apply(None);
+    core.handle_storage(
+        now,
+        apply.token,
+        StorageResult::Applied {
+            previous: None,
+            current,
+        },
+    );
+    let mut stores = Vec::new();
+    while let Some(t) = core.poll_transmit() {
+        stores.push(t);
+    }
+    for t in stores {
+        let Message::Store { op, .. } = t.message else {
+            continue;
+        };
+        core.handle_message(now, t.to, Message::Stored { op, result: Ok(()) });
+    }
+    assert_eq!(
+        core.poll_reply(),
+        Some((1, Reply::Written { existed: false }))
+    );
 }

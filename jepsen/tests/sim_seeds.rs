@@ -75,7 +75,6 @@ fn strong_is_linearizable_on_five_nodes_when_messages_are_not_duplicated() {
 /// value written long ago reappears over newer ones
 /// (`kvorum-jepsen sim --seed 134 --nodes 5 --workload register-strong --trace`).
 #[test]
-#[ignore = "open finding in the core: a duplicated Forward re-executes a write"]
 fn a_duplicated_forward_does_not_write_twice() {
     let sweep = SweepConfig {
         nodes: 5,

@@ -76,10 +76,17 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         .await
         .context("starting the peer transport")?;
 
+    // Operation ids of this incarnation start at its start time in nanoseconds, so they never
+    // repeat across restarts (peers may still hold answers meant for an earlier incarnation).
+    let first_op_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     let core = Core::new(
         CoreConfig {
             node,
             replication: config.replication_factor,
+            first_op_id,
         },
         layout,
     );

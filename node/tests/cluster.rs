@@ -257,13 +257,14 @@ fn parse_getctx(reply: &str) -> (String, Vec<String>) {
 /// Writes "left" through node 1 while it is cut off, and "right" through node 2 while node 1
 /// is, then heals: two concurrent writes of `k`.
 fn write_on_both_sides(c: &TestCluster) {
-    // Node 1 alone: once it sees *both* others down (W=2 refused), it writes "left" with W=1
-    // and sends it nowhere (it keeps hints instead).
+    // Node 1 alone: once it sees *both* others down (a W=2 write refused up front: with R=1 it
+    // reads nothing first, so a peer still believed up would give -TIMEOUT instead), it writes
+    // "left" with W=1 and sends it nowhere (it keeps hints instead).
     c.pause(1, true);
     c.pause(2, true);
     c.eventually(
         0,
-        &["WITH", "W=2", "--", "SET", "probe", "1"],
+        &["WITH", "R=1", "W=2", "--", "SET", "probe", "1"],
         "-UNAVAILABLE",
         None,
     );
@@ -320,7 +321,8 @@ fn writes_on_both_sides_of_a_partition_become_siblings_and_setctx_resolves_them(
         );
     }
     // A stale context replaces only what it saw: a concurrent sibling stays.
-    assert_eq!(c.command(0, &["SET", "k", "newer"], None), "+OK\r\n");
+    let newer = c.command(0, &["SET", "k", "newer"], None);
+    assert_eq!(newer, "+OK\r\n", "{}", c.log(0));
     assert_eq!(
         c.command(
             1,

@@ -274,6 +274,8 @@ impl Sim {
             CoreConfig {
                 node: self.nodes[i].id,
                 replication: self.cfg.replication,
+                // Unique per incarnation: fewer than 2^20 operations per simulated ms.
+                first_op_id: (self.now + 1) << 20,
             },
             self.layout.clone(),
         );

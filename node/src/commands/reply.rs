@@ -29,10 +29,19 @@ pub fn error_of(reply: &Reply, timeout_ms: u64) -> Option<Frame> {
 /// happened. A single write's error is returned as it is.
 pub fn combine_writes(command: &str, outcomes: &[Reply], timeout_ms: u64) -> Option<Frame> {
     let first_error = outcomes.iter().find_map(|r| error_of(r, timeout_ms))?;
-    let applied = outcomes.iter().filter(|r| may_have_applied(r)).count();
-    if applied == 0 || outcomes.len() == 1 {
-        return Some(first_error);
+    let written = outcomes
+        .iter()
+        .filter(|r| matches!(r, Reply::Written { .. }))
+        .count();
+    if written == 0 {
+        // Nothing is known to be written: the most telling error is an indeterminate one, if any
+        // (some keys may have been written), else the first definite failure.
+        let indeterminate = outcomes.iter().find(|r| matches!(r, Reply::Timeout { .. }));
+        return indeterminate
+            .and_then(|r| error_of(r, timeout_ms))
+            .or(Some(first_error));
     }
+    let applied = outcomes.iter().filter(|r| may_have_applied(r)).count();
     let reason = first_error
         .as_bytes()
         .map(|b| String::from_utf8_lossy(b).into_owned())

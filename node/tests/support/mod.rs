@@ -22,7 +22,12 @@ pub struct TestNode {
 pub struct TestCluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<TestNode>,
+    /// One cluster at a time per test binary: a dozen nodes fsyncing on two shared cores would
+    /// turn timing into the thing under test.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_CLUSTER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -48,6 +53,9 @@ impl TestCluster {
 
     /// Like [`TestCluster::start`], with extra TOML appended to every node's config.
     pub fn start_with(count: u64, n: usize, extra_toml: &str) -> TestCluster {
+        let turn = ONE_CLUSTER_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
         let ca = ClusterCa::create(&tls).unwrap();
@@ -78,7 +86,7 @@ impl TestCluster {
                 partition_bits: 8,
                 storage_engine: Default::default(),
                 fsync: "always".into(),
-                request_timeout_ms: 1_000,
+                request_timeout_ms: 2_000,
                 default_namespace: Default::default(),
                 tls: TlsConfig {
                     ca_cert: tls.join("ca.pem"),
@@ -88,6 +96,9 @@ impl TestCluster {
                 peer: kvorum_node::config::PeerTuning {
                     idle_timeout_ms: 1_500,
                     keep_alive_ms: 300,
+                    // Test clusters share two cores with many other processes: tolerate
+                    // scheduling pauses instead of flapping.
+                    acceptable_pause_ms: 1_000,
                     ..Default::default()
                 },
                 hints: kvorum_node::config::HintsConfig {
@@ -112,7 +123,11 @@ impl TestCluster {
                 child: None,
             });
         }
-        let mut cluster = TestCluster { dir, nodes };
+        let mut cluster = TestCluster {
+            dir,
+            nodes,
+            _turn: turn,
+        };
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i);
         }
