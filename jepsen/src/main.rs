@@ -36,15 +36,15 @@ enum Command {
         /// Client operations per seed.
         #[arg(long, default_value_t = 300)]
         ops: usize,
-        /// Fail a seed whose replicas have not converged after the final heal.
+        /// Only measure convergence after the final heal instead of failing a seed on it.
         #[arg(long)]
-        require_convergence: bool,
+        allow_divergence: bool,
         /// Fail a seed that is not linearizable even in modes that do not promise it.
         #[arg(long)]
         require_linearizability: bool,
-        /// Fail a QUORUM or ALL seed with a stale read (a regular register's rules).
+        /// Only measure stale reads of QUORUM and ALL instead of failing a seed on them.
         #[arg(long)]
-        require_regular: bool,
+        allow_stale_reads: bool,
         /// With --seed: also print every simulated event.
         #[arg(long)]
         trace: bool,
@@ -62,9 +62,9 @@ fn main() -> ExitCode {
         workload,
         nodes,
         ops,
-        require_convergence,
+        allow_divergence,
         require_linearizability,
-        require_regular,
+        allow_stale_reads,
         trace,
         duplicate,
     } = Cli::parse().command;
@@ -90,9 +90,9 @@ fn main() -> ExitCode {
     let sweep = SweepConfig {
         nodes,
         criteria: Criteria {
-            require_convergence,
+            require_convergence: !allow_divergence,
             require_linearizability_everywhere: require_linearizability,
-            require_regular,
+            require_regular: !allow_stale_reads,
         },
         trace: trace && seed.is_some(),
         duplicate,
