@@ -30,10 +30,10 @@ pub struct HandoffSettings {
     pub timeout_ms: u64,
 }
 
-/// What the task has done, for INFO and metrics.
+/// What the task has done, for INFO and metrics (deliveries are counted by the hint store).
 #[derive(Debug, Default)]
 pub struct HandoffCounters {
-    pub delivered: AtomicU64,
+    /// Hand-offs that were not acknowledged (the hint stays for the next round).
     pub failed: AtomicU64,
 }
 
@@ -70,13 +70,8 @@ pub async fn run(
             };
             for hint in batch {
                 let delivered = deliver(&hints, &driver, &hint, settings.timeout_ms).await;
-                let counter = if delivered {
-                    &counters.delivered
-                } else {
-                    &counters.failed
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
                 if !delivered {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
                     break; // the target is struggling: try again next round
                 }
             }
