@@ -15,7 +15,7 @@
 //! - [`message`]: client requests and replies, and the peer messages (protocol version 1).
 //! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
 //! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
-//!   (`coordinator.rs`: runs a client request across replicas) and the replica (`replica.rs`:
+//!   (`coordinator/`: runs a client request across replicas) and the replica (`replica.rs`:
 //!   serves peers' reads and stores). Its docs give the call order.
 
 mod coordinator;

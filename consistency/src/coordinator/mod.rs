@@ -7,8 +7,9 @@
 //!   replica whose copy differs from the merge, in the background (*read repair*). In `strong`
 //!   mode, replicas that disagree get the merge written back *before* the reply, until a
 //!   majority holds it (ABD), so no later read can return an older value.
-//! - **Learn** (`strong` writes only): read a majority first, so the write supersedes every
-//!   version a majority knew.
+//! - **Learn** (`quorum` and `strong` writes): read R replicas (a majority for `strong`) first,
+//!   so the write supersedes every version they knew — every earlier acknowledged write, since
+//!   R + W > N.
 //! - **Write** on a primary: mint the new version in the local storage transaction, send the
 //!   resulting state to the other reachable primaries, answer after `W` acknowledgements (the
 //!   local one included).
@@ -17,11 +18,15 @@
 //!   tried (nothing was applied, so this is safe).
 //!
 //! Before anything is sent, the number of reachable primaries is compared with what the request
-//! needs: too few is [`Reply::Unavailable`], a definite "not applied" (so is a `strong` write
-//! that could not learn from a majority: it wrote nothing). Once a write has started, failing to
+//! needs: too few is [`Reply::Unavailable`], a definite "not applied" (so is a write that could
+//! not learn from R replicas in time: it wrote nothing). Once a write has started, failing to
 //! gather `W` acknowledgements is [`Reply::Timeout`]: it may have been applied.
+//!
+//! Files: `mod.rs` (the operation table and the `handle_*` entry points), `read.rs` (reads,
+//! read repair, strong write-back), `write.rs` (learning and writing, hints, handoff),
+//! `forward.rs` (forwarding writes to a primary, de-duplicating forwards).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use kvorum_ring::{Layout, NodeId, PartitionId};
@@ -31,6 +36,11 @@ use crate::io::{Mutation, Now, Outputs, StorageOp, StorageResult, StorageToken};
 use crate::level::Mode;
 use crate::message::{Command, Key, Message, OpId, Reply, Request, RequestId};
 use crate::object::Object;
+use forward::{forward_next, ForwardMemory};
+
+mod forward;
+mod read;
+mod write;
 
 /// Who waits for an operation's reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -571,400 +581,6 @@ impl Coordinator {
         self.ops.values().map(|o| o.deadline_ms).min()
     }
 
-    /// Asks each node for its copy: the local storage for this node, `Fetch` for the others.
-    fn fetch_from(
-        &mut self,
-        out: &mut Outputs,
-        op: OpId,
-        key: &Key,
-        partition: PartitionId,
-        nodes: &[NodeId],
-    ) {
-        for &node in nodes {
-            if node == self.node {
-                let token = out.storage(key.clone(), partition, StorageOp::Read);
-                self.storage.insert(token, op);
-            } else {
-                out.send(
-                    node,
-                    Message::Fetch {
-                        op,
-                        key: key.clone(),
-                    },
-                );
-            }
-        }
-    }
-
-    /// A read answer from `from` (`object` is `None` for a failure), for a read or a learn.
-    fn on_read_answer(
-        &mut self,
-        out: &mut Outputs,
-        now: Now,
-        op: OpId,
-        from: NodeId,
-        object: Option<Option<Object>>,
-    ) {
-        let Some(operation) = self.ops.get_mut(&op) else {
-            return;
-        };
-        let needed = operation.needed;
-        match &mut operation.kind {
-            Kind::Read {
-                pending,
-                answers,
-                merged,
-                ..
-            } => {
-                if !pending.remove(&from) {
-                    return;
-                }
-                if let Some(answer) = object {
-                    *merged = merge_into(merged.take(), answer.as_ref());
-                    answers.insert(from, answer);
-                }
-                self.check_read(out, op);
-            }
-            Kind::Learn {
-                pending,
-                answers,
-                merged,
-                ..
-            } => {
-                if !pending.remove(&from) {
-                    return;
-                }
-                if let Some(answer) = object {
-                    *answers += 1;
-                    *merged = merge_into(merged.take(), answer.as_ref());
-                }
-                let (answers, remaining) = (*answers, pending.len());
-                if answers >= needed {
-                    self.start_learned_write(out, now, op);
-                } else if answers + remaining < needed {
-                    self.finish(
-                        out,
-                        op,
-                        Reply::Unavailable {
-                            needed,
-                            reachable: answers + remaining,
-                        },
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Decides what a read does after an answer: reply, write back, repair, or keep waiting.
-    fn check_read(&mut self, out: &mut Outputs, op: OpId) {
-        let Some(operation) = self.ops.get_mut(&op) else {
-            return;
-        };
-        let needed = operation.needed;
-        let replied = operation.origin.is_none();
-        let Kind::Read {
-            strong,
-            pending,
-            answers,
-            merged,
-            write_back,
-        } = &mut operation.kind
-        else {
-            return;
-        };
-        if write_back.is_some() {
-            return; // the write-back decides now
-        }
-        if replied {
-            if pending.is_empty() {
-                self.repair(out, op);
-                self.ops.remove(&op);
-            }
-            return;
-        }
-        if answers.len() + pending.len() < needed {
-            let reachable = answers.len() + pending.len();
-            return self.finish(out, op, Reply::Unavailable { needed, reachable });
-        }
-        if answers.len() < needed {
-            return;
-        }
-        let stale: BTreeSet<NodeId> = answers
-            .iter()
-            .filter(|(_, copy)| copy.as_ref() != merged.as_ref())
-            .map(|(&n, _)| n)
-            .collect();
-        match merged.clone() {
-            Some(object) if *strong && !stale.is_empty() => {
-                // ABD: the value returned must be on a majority before anyone sees it.
-                let holders = answers.len() - stale.len();
-                *write_back = Some(WriteBack {
-                    object: object.clone(),
-                    pending: stale.clone(),
-                    holders,
-                });
-                self.stats.write_backs += 1;
-                let (key, partition) = (operation.key.clone(), operation.partition);
-                for node in stale {
-                    if node == self.node {
-                        let op_kind = StorageOp::Apply(Mutation::Merge(object.clone()));
-                        let token = out.storage(key.clone(), partition, op_kind);
-                        self.storage.insert(token, op);
-                    } else {
-                        out.send(
-                            node,
-                            Message::Store {
-                                op,
-                                key: key.clone(),
-                                object: object.clone(),
-                            },
-                        );
-                    }
-                }
-                self.check_write_back(out, op);
-            }
-            merged => {
-                let answer = Reply::Value(merged);
-                if let Some(origin) = operation.origin.take() {
-                    reply(out, &mut self.forwarded, origin, answer);
-                }
-                if pending.is_empty() {
-                    self.repair(out, op);
-                    self.ops.remove(&op);
-                }
-            }
-        }
-    }
-
-    /// Sends the merged state to every replica whose answer differed from it (read repair).
-    /// Repairs are merges, so a repair racing a newer write does no harm.
-    fn repair(&mut self, out: &mut Outputs, op: OpId) {
-        let Some(operation) = self.ops.get(&op) else {
-            return;
-        };
-        let Kind::Read {
-            answers,
-            merged: Some(merged),
-            ..
-        } = &operation.kind
-        else {
-            return;
-        };
-        for (&node, copy) in answers {
-            if copy.as_ref() == Some(merged) {
-                continue;
-            }
-            self.stats.read_repairs += 1;
-            if node == self.node {
-                // Not tracked: its completion is ignored.
-                let mutation = StorageOp::Apply(Mutation::Merge(merged.clone()));
-                out.storage(operation.key.clone(), operation.partition, mutation);
-            } else {
-                // Answered under an operation id that no longer exists: ignored.
-                out.send(
-                    node,
-                    Message::Store {
-                        op,
-                        key: operation.key.clone(),
-                        object: merged.clone(),
-                    },
-                );
-            }
-        }
-    }
-
-    /// `quorum` / `strong` write: the current state is learned from R replicas; write over it.
-    fn start_learned_write(&mut self, out: &mut Outputs, now: Now, op: OpId) {
-        // The local read of the learning phase may still be running: its completion must not be
-        // taken for the write's.
-        self.storage.retain(|_, waiting| *waiting != op);
-        let Some(operation) = self.ops.get_mut(&op) else {
-            return;
-        };
-        let Kind::Learn {
-            value,
-            unreached,
-            targets,
-            merged,
-            write_quorum,
-            ..
-        } = &mut operation.kind
-        else {
-            return;
-        };
-        // The clock has observed every fetched version, so this timestamp orders after them.
-        let ts = self.hlc.now(now.wall_ms);
-        let seen = merged.take().unwrap_or_default();
-        let existed = seen.value().is_some();
-        let mutation = Mutation::PutAfter {
-            seen,
-            node: self.node,
-            value: value.take(),
-            ts,
-        };
-        let token = out.storage(
-            operation.key.clone(),
-            operation.partition,
-            StorageOp::Apply(mutation),
-        );
-        self.storage.insert(token, op);
-        operation.needed = *write_quorum;
-        operation.kind = Kind::Write {
-            targets: std::mem::take(targets),
-            standins: Vec::new(),
-            unreached: std::mem::take(unreached),
-            pending: BTreeSet::from([self.node]),
-            acks: 0,
-            existed,
-            hint_on_failure: true,
-        };
-    }
-
-    fn on_store_answer(&mut self, out: &mut Outputs, op: OpId, from: NodeId, ok: bool) {
-        let Some(operation) = self.ops.get_mut(&op) else {
-            return;
-        };
-        match &mut operation.kind {
-            Kind::Write {
-                pending,
-                acks,
-                targets,
-                hint_on_failure,
-                ..
-            } => {
-                if !pending.remove(&from) {
-                    return;
-                }
-                if ok {
-                    *acks += 1;
-                } else if *hint_on_failure && targets.contains(&from) {
-                    // The primary did not take it: keep a hint so it gets the write later.
-                    self.hint_locally(out, op, from);
-                }
-                self.check_write(out, op);
-            }
-            Kind::Read {
-                write_back: Some(wb),
-                ..
-            } => {
-                if !wb.pending.remove(&from) {
-                    return;
-                }
-                if ok {
-                    wb.holders += 1;
-                }
-                self.check_write_back(out, op);
-            }
-            _ => {}
-        }
-    }
-
-    fn check_write_back(&mut self, out: &mut Outputs, op: OpId) {
-        let Some(operation) = self.ops.get(&op) else {
-            return;
-        };
-        let Kind::Read {
-            write_back: Some(wb),
-            ..
-        } = &operation.kind
-        else {
-            return;
-        };
-        let needed = operation.needed;
-        if wb.holders >= needed {
-            let answer = Reply::Value(Some(wb.object.clone()));
-            self.finish(out, op, answer);
-        } else if wb.holders + wb.pending.len() < needed {
-            // The write-back may have reached some replicas: indeterminate.
-            let acks = wb.holders;
-            self.finish(out, op, Reply::Timeout { acks, needed });
-        }
-    }
-
-    fn check_write(&mut self, out: &mut Outputs, op: OpId) {
-        let Some(Operation {
-            kind:
-                Kind::Write {
-                    pending,
-                    acks,
-                    existed,
-                    ..
-                },
-            needed,
-            ..
-        }) = self.ops.get(&op)
-        else {
-            return;
-        };
-        let (acks, needed) = (*acks, *needed);
-        if acks >= needed {
-            let existed = *existed;
-            self.finish(out, op, Reply::Written { existed });
-        } else if acks + pending.len() < needed {
-            // The local write happened, so this is not a definite failure.
-            self.finish(out, op, Reply::Timeout { acks, needed });
-        }
-    }
-
-    /// Keeps a hint on this node for `target` with the state this write produced.
-    fn hint_locally(&mut self, out: &mut Outputs, op: OpId, target: NodeId) {
-        let (Some(operation), Some(object)) = (self.ops.get(&op), self.written.get(&op)) else {
-            return;
-        };
-        let hint = StorageOp::Hint {
-            target,
-            object: object.clone(),
-        };
-        out.storage(operation.key.clone(), operation.partition, hint);
-    }
-
-    /// Hinted handoff: sends a hint's state to its target; see [`crate::Core::handle_handoff`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn handle_handoff(
-        &mut self,
-        out: &mut Outputs,
-        now: Now,
-        origin: Origin,
-        target: NodeId,
-        key: Key,
-        partition: PartitionId,
-        object: Object,
-        timeout_ms: u64,
-    ) {
-        self.next_op += 1;
-        let op = self.next_op;
-        out.send(
-            target,
-            Message::Store {
-                op,
-                key: key.clone(),
-                object,
-            },
-        );
-        let kind = Kind::Write {
-            targets: vec![target],
-            standins: Vec::new(),
-            unreached: Vec::new(),
-            pending: BTreeSet::from([target]),
-            acks: 0,
-            existed: false,
-            hint_on_failure: false,
-        };
-        let deadline_ms = now.mono_ms.saturating_add(timeout_ms);
-        self.ops.insert(
-            op,
-            Operation {
-                origin: Some(origin),
-                deadline_ms,
-                needed: 1,
-                key,
-                partition,
-                kind,
-            },
-        );
-    }
-
     fn finish(&mut self, out: &mut Outputs, op: OpId, answer: Reply) {
         self.written.remove(&op);
         if let Some(operation) = self.ops.remove(&op) {
@@ -975,76 +591,12 @@ impl Coordinator {
     }
 }
 
-/// The causal merge of what a read has gathered so far with one more answer.
-fn merge_into(merged: Option<Object>, answer: Option<&Object>) -> Option<Object> {
-    match (merged, answer) {
-        (Some(a), Some(b)) => Some(a.merge(b)),
-        (a, b) => a.or_else(|| b.cloned()),
-    }
-}
-
-fn forward_next(out: &mut Outputs, op: OpId, kind: &mut Kind) {
-    if let Kind::Forward {
-        request,
-        candidates,
-        current,
-    } = kind
-    {
-        *current = candidates.pop();
-        if let Some(to) = *current {
-            out.send(
-                to,
-                Message::Forward {
-                    op,
-                    request: request.clone(),
-                },
-            );
-        }
-    }
-}
-
 fn reply(out: &mut Outputs, forwarded: &mut ForwardMemory, origin: Origin, answer: Reply) {
     match origin {
         Origin::Local(id) => out.replies.push_back((id, answer)),
         Origin::Remote { from, op } => {
             forwarded.record(from, op, answer.clone());
             out.send(from, Message::Forwarded { op, reply: answer })
-        }
-    }
-}
-
-/// How many forwarded writes a coordinator remembers, to recognise a duplicated `Forward`.
-const FORWARD_MEMORY: usize = 16_384;
-
-/// Forwarded writes seen recently, by the forwarder's (node, op): a duplicated `Forward` (a
-/// network that duplicates, a retrying transport) must not run the write a second time with a
-/// newer version. A duplicate of a running write is ignored; of a finished one, re-answered.
-/// Operation ids are unique across restarts of the forwarder (`CoreConfig::first_op_id`).
-#[derive(Debug, Default)]
-struct ForwardMemory {
-    replies: BTreeMap<(NodeId, OpId), Option<Reply>>,
-    order: VecDeque<(NodeId, OpId)>,
-}
-
-impl ForwardMemory {
-    /// Registers a forwarded write; returns the entry of an earlier copy if this is a duplicate.
-    fn begin(&mut self, from: NodeId, op: OpId) -> Option<Option<Reply>> {
-        if let Some(entry) = self.replies.get(&(from, op)) {
-            return Some(entry.clone());
-        }
-        self.replies.insert((from, op), None);
-        self.order.push_back((from, op));
-        while self.order.len() > FORWARD_MEMORY {
-            if let Some(oldest) = self.order.pop_front() {
-                self.replies.remove(&oldest);
-            }
-        }
-        None
-    }
-
-    fn record(&mut self, from: NodeId, op: OpId, answer: Reply) {
-        if let Some(entry) = self.replies.get_mut(&(from, op)) {
-            *entry = Some(answer);
         }
     }
 }
