@@ -22,6 +22,9 @@ pub struct CoreConfig {
     /// the node: peers may still send answers or duplicates meant for an earlier incarnation.
     /// The node uses its start time in nanoseconds.
     pub first_op_id: OpId,
+    /// Whether a completed storage apply is on stable storage (the driver waits for an fsync
+    /// before reporting it: `fsync = always`). Acknowledgements say so, and count toward DW.
+    pub durable_writes: bool,
 }
 
 /// One node's replication logic, without I/O.
@@ -52,7 +55,7 @@ pub struct Core {
 impl Core {
     pub fn new(config: CoreConfig, layout: Layout) -> Self {
         Core {
-            coordinator: Coordinator::new(config.node, config.first_op_id),
+            coordinator: Coordinator::new(config.node, config.first_op_id, config.durable_writes),
             config,
             layout,
             reachable: BTreeSet::new(),
@@ -125,7 +128,14 @@ impl Core {
                 Ok(()) => Message::Store { op, key, object },
                 Err(e) => {
                     let result = Err(format!("invalid object: {e}"));
-                    return self.out.send(from, Message::Stored { op, result });
+                    return self.out.send(
+                        from,
+                        Message::Stored {
+                            op,
+                            result,
+                            durable: false,
+                        },
+                    );
                 }
             },
             Message::StoreHint {
@@ -142,7 +152,14 @@ impl Core {
                 },
                 Err(e) => {
                     let result = Err(format!("invalid object: {e}"));
-                    return self.out.send(from, Message::Stored { op, result });
+                    return self.out.send(
+                        from,
+                        Message::Stored {
+                            op,
+                            result,
+                            durable: false,
+                        },
+                    );
                 }
             },
             Message::Fetched {
@@ -244,7 +261,9 @@ impl Core {
             .coordinator
             .handle_storage(&mut self.out, now, token, result.clone())
         {
-            self.replica.handle_storage(&mut self.out, token, result);
+            let durable = self.config.durable_writes;
+            self.replica
+                .handle_storage(&mut self.out, token, result, durable);
         }
     }
 

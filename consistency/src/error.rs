@@ -43,8 +43,6 @@ pub enum LevelError {
         floor: &'static str,
         min: usize,
     },
-    #[error("DW={dw} needs fsync = always on the coordinating node; this node acknowledges writes before they are durable")]
-    DurableNeedsFsync { dw: usize },
     #[error("SLOPPY quorums are not allowed in this namespace (allow_sloppy = no)")]
     SloppyNotAllowed,
 }

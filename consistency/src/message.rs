@@ -122,6 +122,9 @@ pub enum Message {
     Stored {
         op: OpId,
         result: Result<(), String>,
+        /// Whether the state is on stable storage (the replica fsyncs before acknowledging).
+        #[serde(default)]
+        durable: bool,
     },
     /// Coordinate this write: sent by a node that is not a primary of the key to one that is.
     Forward { op: OpId, request: Request },

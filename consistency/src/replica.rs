@@ -69,11 +69,13 @@ impl Replica {
     }
 
     /// Returns false if the token is not the replica's.
+    /// `durable`: whether an applied change is on stable storage when reported.
     pub fn handle_storage(
         &mut self,
         out: &mut Outputs,
         token: StorageToken,
         result: StorageResult,
+        durable: bool,
     ) -> bool {
         let Some(pending) = self.pending.remove(&token) else {
             return false;
@@ -86,9 +88,14 @@ impl Replica {
                     result: Ok(object),
                 },
             ),
-            (Pending::Store { from, op }, StorageResult::Applied { .. }) => {
-                out.send(from, Message::Stored { op, result: Ok(()) })
-            }
+            (Pending::Store { from, op }, StorageResult::Applied { .. }) => out.send(
+                from,
+                Message::Stored {
+                    op,
+                    result: Ok(()),
+                    durable,
+                },
+            ),
             (Pending::Fetch { from, op }, other) => out.send(
                 from,
                 Message::Fetched {
@@ -101,6 +108,7 @@ impl Replica {
                 Message::Stored {
                     op,
                     result: Err(describe_failure(other)),
+                    durable: false,
                 },
             ),
         }

@@ -29,6 +29,11 @@ struct Cluster {
 
 impl Cluster {
     fn new(nodes: u64, n: usize) -> Self {
+        Self::with_durability(nodes, n, true)
+    }
+
+    /// `durable`: whether the nodes' storage applies are durable (fsync = always).
+    fn with_durability(nodes: u64, n: usize, durable: bool) -> Self {
         let ids: Vec<NodeId> = (1..=nodes).map(NodeId).collect();
         let layout = Layout::initial(&ids, 6, 3).unwrap();
         let mut cores = BTreeMap::new();
@@ -38,6 +43,7 @@ impl Cluster {
                     node: id,
                     replication: n,
                     first_op_id: 0,
+                    durable_writes: durable,
                 },
                 layout.clone(),
             );
@@ -616,6 +622,7 @@ fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
         node: NodeId(1),
         replication: 3,
         first_op_id: 0,
+        durable_writes: true,
     };
     let mut core = Core::new(config, layout);
     core.set_reachable(NodeId(2), true);
@@ -681,10 +688,44 @@ fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
         let Message::Store { op, .. } = t.message else {
             continue;
         };
-        core.handle_message(now, t.to, Message::Stored { op, result: Ok(()) });
+        core.handle_message(
+            now,
+            t.to,
+            Message::Stored {
+                op,
+                result: Ok(()),
+                durable: true,
+            },
+        );
     }
     assert_eq!(
         core.poll_reply(),
         Some((1, Reply::Written { existed: false }))
+    );
+}
+
+#[test]
+fn dw_counts_only_durable_acknowledgements() {
+    let level = |dw| Level {
+        r: 2,
+        w: 2,
+        dw,
+        sloppy: false,
+        mode: Mode::Quorum,
+    };
+    // Nodes that acknowledge before fsync (fsync = periodic / never): a DW=1 write reaches W
+    // replicas but no durable one, so it cannot claim durability.
+    let mut c = Cluster::with_durability(3, 3, false);
+    assert_eq!(
+        put_with(&mut c, NodeId(1), 1, "k", "v", level(0)),
+        Reply::Written { existed: false }
+    );
+    let reply = put_with(&mut c, NodeId(1), 2, "k", "w", level(1));
+    assert!(matches!(reply, Reply::Timeout { .. }), "{reply:?}");
+    // With fsync = always every acknowledgement is durable.
+    let mut c = Cluster::new(3, 3);
+    assert_eq!(
+        put_with(&mut c, NodeId(1), 1, "k", "v", level(2)),
+        Reply::Written { existed: false }
     );
 }

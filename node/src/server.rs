@@ -87,6 +87,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
             node,
             replication: config.replication_factor,
             first_op_id,
+            // The driver reports an apply only after group commit's fsync when `fsync = always`.
+            durable_writes: durability == Durability::Always,
         },
         layout,
     );
@@ -115,7 +117,6 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         handoff_counters.clone(),
         config.request_timeout_ms,
         config.policy().map_err(anyhow::Error::msg)?,
-        durability == Durability::Always,
         config.limits.max_key_bytes,
         config.fsync.clone(),
     ));

@@ -27,8 +27,7 @@ pub struct Shared {
     pub request_timeout_ms: u64,
     /// The `default` namespace's consistency policy.
     pub policy: NamespacePolicy,
-    /// Whether this node fsyncs every write before acknowledging it (so DW can be honoured).
-    pub durable_acks: bool,
+
     pub max_key_bytes: usize,
     pub fsync: String,
     pub started: Instant,
@@ -45,7 +44,7 @@ impl Shared {
         handoff: Arc<HandoffCounters>,
         request_timeout_ms: u64,
         policy: NamespacePolicy,
-        durable_acks: bool,
+
         max_key_bytes: usize,
         fsync: String,
     ) -> Self {
@@ -56,7 +55,7 @@ impl Shared {
             handoff,
             request_timeout_ms,
             policy,
-            durable_acks,
+
             max_key_bytes,
             fsync,
             started: Instant::now(),
@@ -94,9 +93,7 @@ impl Shared {
     /// open and refuses what its floors forbid.
     pub fn resolve(&self, spec: &Spec) -> Result<(Level, u64), LevelError> {
         let level = self.policy.resolve(spec)?;
-        if level.dw > 0 && !self.durable_acks {
-            return Err(LevelError::DurableNeedsFsync { dw: level.dw });
-        }
+
         let timeout_ms = spec
             .or(&self.policy.default)
             .timeout_ms

@@ -84,6 +84,8 @@ enum Kind {
         merged: Option<Object>,
         /// W, for the write phase (`needed` is the learning majority meanwhile).
         write_quorum: usize,
+        /// DW, for the write phase.
+        dw: usize,
     },
     Write {
         targets: Vec<NodeId>,
@@ -94,6 +96,10 @@ enum Kind {
         unreached: Vec<NodeId>,
         pending: BTreeSet<NodeId>,
         acks: usize,
+        /// Acknowledgements of replicas that had made the write durable.
+        durable_acks: usize,
+        /// How many durable acknowledgements the request needs (DW).
+        dw: usize,
         existed: bool,
         /// Whether a primary that fails to acknowledge gets a hint (not for handoffs).
         hint_on_failure: bool,
@@ -139,6 +145,7 @@ pub struct CoordinatorStats {
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     node: NodeId,
+    durable_writes: bool,
     hlc: Hlc,
     next_op: OpId,
     ops: BTreeMap<OpId, Operation>,
@@ -152,9 +159,12 @@ pub(crate) struct Coordinator {
 impl Coordinator {
     /// `first_op_id`: where this incarnation's operation ids start, so they never repeat
     /// across restarts (peers may still hold answers or duplicates from an earlier one).
-    pub fn new(node: NodeId, first_op_id: OpId) -> Self {
+    /// `durable_writes`: whether this node's completed storage applies are durable (they count
+    /// toward DW).
+    pub fn new(node: NodeId, first_op_id: OpId, durable_writes: bool) -> Self {
         Coordinator {
             node,
+            durable_writes,
             hlc: Hlc::new(),
             next_op: first_op_id,
             ops: BTreeMap::new(),
@@ -311,6 +321,7 @@ impl Coordinator {
                     answers: 0,
                     merged: None,
                     write_quorum: needed,
+                    dw: level.dw,
                 };
                 (level.r, kind)
             }
@@ -334,6 +345,8 @@ impl Coordinator {
                     unreached,
                     pending: BTreeSet::from([view.node]),
                     acks: 0,
+                    durable_acks: 0,
+                    dw: level.dw,
                     existed: false,
                     hint_on_failure: true,
                 };
@@ -393,7 +406,7 @@ impl Coordinator {
                 result,
             ) => {
                 let ok = matches!(result, StorageResult::Applied { .. });
-                self.on_store_answer(out, op, self.node, ok);
+                self.on_store_answer(out, op, self.node, ok, self.durable_writes);
             }
             (Kind::Read { .. } | Kind::Learn { .. }, StorageResult::Read(object)) => {
                 self.on_read_answer(out, now, op, self.node, Some(object))
@@ -408,6 +421,7 @@ impl Coordinator {
                     unreached,
                     pending,
                     acks,
+                    durable_acks,
                     existed,
                     ..
                 },
@@ -415,6 +429,7 @@ impl Coordinator {
             ) => {
                 pending.clear();
                 *acks = 1;
+                *durable_acks = usize::from(self.durable_writes);
                 self.written.insert(op, current.clone());
                 for &(fallback, target) in standins.iter() {
                     let key = operation.key.clone();
@@ -474,7 +489,11 @@ impl Coordinator {
     pub fn handle_message(&mut self, out: &mut Outputs, now: Now, from: NodeId, message: Message) {
         match message {
             Message::Fetched { op, result } => self.on_read_answer(out, now, op, from, result.ok()),
-            Message::Stored { op, result } => self.on_store_answer(out, op, from, result.is_ok()),
+            Message::Stored {
+                op,
+                result,
+                durable,
+            } => self.on_store_answer(out, op, from, result.is_ok(), durable),
             Message::Forwarded { op, reply } => {
                 if matches!(self.ops.get(&op), Some(Operation { kind: Kind::Forward { current: Some(c), .. }, .. }) if *c == from)
                 {
@@ -500,7 +519,7 @@ impl Coordinator {
         match *message {
             Message::Fetch { op, .. } => self.on_read_answer(out, now, op, to, None),
             Message::Store { op, .. } | Message::StoreHint { op, .. } => {
-                self.on_store_answer(out, op, to, false)
+                self.on_store_answer(out, op, to, false, false)
             }
             Message::Forward { op, .. } => {
                 let Some(operation) = self.ops.get_mut(&op) else {

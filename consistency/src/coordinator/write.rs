@@ -24,11 +24,13 @@ impl Coordinator {
             targets,
             merged,
             write_quorum,
+            dw,
             ..
         } = &mut operation.kind
         else {
             return;
         };
+        let dw = *dw;
         // The clock has observed every fetched version, so this timestamp orders after them.
         let ts = self.hlc.now(now.wall_ms);
         let seen = merged.take().unwrap_or_default();
@@ -52,12 +54,22 @@ impl Coordinator {
             unreached: std::mem::take(unreached),
             pending: BTreeSet::from([self.node]),
             acks: 0,
+            durable_acks: 0,
+            dw,
             existed,
             hint_on_failure: true,
         };
     }
 
-    pub(super) fn on_store_answer(&mut self, out: &mut Outputs, op: OpId, from: NodeId, ok: bool) {
+    /// `durable`: the replica said the state is on stable storage.
+    pub(super) fn on_store_answer(
+        &mut self,
+        out: &mut Outputs,
+        op: OpId,
+        from: NodeId,
+        ok: bool,
+        durable: bool,
+    ) {
         let Some(operation) = self.ops.get_mut(&op) else {
             return;
         };
@@ -65,6 +77,7 @@ impl Coordinator {
             Kind::Write {
                 pending,
                 acks,
+                durable_acks,
                 targets,
                 hint_on_failure,
                 ..
@@ -74,6 +87,7 @@ impl Coordinator {
                 }
                 if ok {
                     *acks += 1;
+                    *durable_acks += usize::from(durable);
                 } else if *hint_on_failure && targets.contains(&from) {
                     // The primary did not take it: keep a hint so it gets the write later.
                     self.hint_locally(out, op, from);
@@ -102,6 +116,8 @@ impl Coordinator {
                 Kind::Write {
                     pending,
                     acks,
+                    durable_acks,
+                    dw,
                     existed,
                     ..
                 },
@@ -112,10 +128,10 @@ impl Coordinator {
             return;
         };
         let (acks, needed) = (*acks, *needed);
-        if acks >= needed {
+        if acks >= needed && *durable_acks >= *dw {
             let existed = *existed;
             self.finish(out, op, Reply::Written { existed });
-        } else if acks + pending.len() < needed {
+        } else if acks + pending.len() < needed || durable_acks + pending.len() < *dw {
             // The local write happened, so this is not a definite failure.
             self.finish(out, op, Reply::Timeout { acks, needed });
         }
@@ -162,6 +178,8 @@ impl Coordinator {
             unreached: Vec::new(),
             pending: BTreeSet::from([target]),
             acks: 0,
+            durable_acks: 0,
+            dw: 0,
             existed: false,
             hint_on_failure: false,
         };

@@ -276,6 +276,8 @@ impl Sim {
                 replication: self.cfg.replication,
                 // Unique per incarnation: fewer than 2^20 operations per simulated ms.
                 first_op_id: (self.now + 1) << 20,
+                // Applies complete only after the simulated fsync.
+                durable_writes: true,
             },
             self.layout.clone(),
         );

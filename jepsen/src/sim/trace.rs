@@ -47,7 +47,11 @@ pub fn message(m: &Message) -> String {
             target.0,
             object(o)
         ),
-        Message::Stored { op, result } => format!("Stored op={op} {result:?}"),
+        Message::Stored {
+            op,
+            result,
+            durable,
+        } => format!("Stored op={op} {result:?} durable={durable}"),
         Message::Forward { op, .. } => format!("Forward op={op}"),
         Message::Forwarded { op, reply } => {
             format!("Forwarded op={op} {}", client::describe_reply(reply))
