@@ -7,7 +7,9 @@ use kvorum_ring::{Layout, NodeId};
 use crate::object::Object;
 
 use crate::coordinator::{Coordinator, CoordinatorStats, Origin, View};
-use crate::io::{Now, Outputs, StorageRequest, StorageResult, StorageToken, Transmit};
+use crate::io::{
+    Mutation, Now, Outputs, StorageOp, StorageRequest, StorageResult, StorageToken, Transmit,
+};
 use crate::message::{Key, Message, OpId, Reply, Request, RequestId};
 use crate::replica::Replica;
 
@@ -123,100 +125,61 @@ impl Core {
     pub fn handle_message(&mut self, now: Now, from: NodeId, message: Message) {
         // Objects from the network are checked before anything merges them, and their
         // timestamps advance our clock so later writes here order after them.
-        let message = match message {
-            Message::Store { op, key, object } => match object.validate() {
-                Ok(()) => Message::Store { op, key, object },
-                Err(e) => {
-                    let result = Err(format!("invalid object: {e}"));
-                    return self.out.send(
-                        from,
-                        Message::Stored {
-                            op,
-                            result,
-                            durable: false,
-                        },
-                    );
-                }
-            },
-            Message::StoreHint {
-                op,
-                key,
-                object,
-                target,
-            } => match object.validate() {
-                Ok(()) => Message::StoreHint {
-                    op,
-                    key,
-                    object,
-                    target,
-                },
-                Err(e) => {
-                    let result = Err(format!("invalid object: {e}"));
-                    return self.out.send(
-                        from,
-                        Message::Stored {
-                            op,
-                            result,
-                            durable: false,
-                        },
-                    );
-                }
-            },
-            Message::Fetched {
-                op,
-                result: Ok(Some(object)),
-            } => match object.validate() {
-                Ok(()) => Message::Fetched {
-                    op,
-                    result: Ok(Some(object)),
-                },
-                Err(e) => Message::Fetched {
-                    op,
-                    result: Err(format!("invalid object: {e}")),
-                },
-            },
-            other => other,
-        };
-        if let Message::Store { object, .. }
-        | Message::StoreHint { object, .. }
-        | Message::Fetched {
-            result: Ok(Some(object)),
-            ..
-        } = &message
-        {
+        if let Some(object) = carried_object(&message) {
+            if let Err(e) = object.validate() {
+                return self.reject(now, from, message, format!("invalid object: {e}"));
+            }
             if let Some(ts) = object.max_timestamp() {
                 self.coordinator.hlc_mut().observe(ts);
             }
         }
-        match message {
-            Message::Fetch { op, key } => {
-                self.replica
-                    .handle_fetch(&self.layout, &mut self.out, from, op, key)
-            }
+        let (op, key, work) = match message {
+            Message::Fetch { op, key } => (op, key, StorageOp::Read),
             Message::Store { op, key, object } => {
-                self.replica
-                    .handle_store(&self.layout, &mut self.out, from, op, key, object)
+                (op, key, StorageOp::Apply(Mutation::Merge(object)))
             }
             Message::StoreHint {
                 op,
                 key,
                 object,
                 target,
-            } => self.replica.handle_store_hint(
-                &self.layout,
-                &mut self.out,
-                from,
-                op,
-                key,
-                object,
-                target,
-            ),
+            } => (op, key, StorageOp::Hint { target, object }),
             Message::Forward { op, request } => {
-                self.coordinate(now, Origin::Remote { from, op }, request)
+                return self.coordinate(now, Origin::Remote { from, op }, request);
             }
-            answer => self
-                .coordinator
-                .handle_message(&mut self.out, now, from, answer),
+            answer => {
+                return self
+                    .coordinator
+                    .handle_message(&mut self.out, now, from, answer)
+            }
+        };
+        self.replica
+            .serve(&self.layout, &mut self.out, from, op, key, work);
+    }
+
+    /// Answers a message whose object failed validation as if its sender's request failed.
+    fn reject(&mut self, now: Now, from: NodeId, message: Message, reason: String) {
+        match message {
+            Message::Store { op, .. } | Message::StoreHint { op, .. } => {
+                let result = Err(reason);
+                self.out.send(
+                    from,
+                    Message::Stored {
+                        op,
+                        result,
+                        durable: false,
+                    },
+                );
+            }
+            Message::Fetched { op, .. } => {
+                let failed = Message::Fetched {
+                    op,
+                    result: Err(reason),
+                };
+                self.coordinator
+                    .handle_message(&mut self.out, now, from, failed);
+            }
+            _ => {}
         }
     }
 
@@ -293,5 +256,17 @@ impl Core {
     /// The earliest monotonic instant at which [`Core::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<u64> {
         self.coordinator.poll_timeout()
+    }
+}
+
+/// The object a peer message carries, if any.
+fn carried_object(message: &Message) -> Option<&Object> {
+    match message {
+        Message::Store { object, .. } | Message::StoreHint { object, .. } => Some(object),
+        Message::Fetched {
+            result: Ok(Some(object)),
+            ..
+        } => Some(object),
+        _ => None,
     }
 }

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 
 use kvorum_ring::{Layout, NodeId};
 
-use crate::io::{Mutation, Outputs, StorageOp, StorageResult, StorageToken};
+use crate::io::{Outputs, StorageOp, StorageResult, StorageToken};
 use crate::message::{Key, Message, OpId};
-use crate::object::Object;
 
 /// What a pending storage request will answer.
 #[derive(Debug)]
@@ -25,47 +24,24 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    pub fn handle_fetch(
+    /// Queues the storage work a peer asked for (`Fetch`: a read; `Store`: a merge;
+    /// `StoreHint`: a hint); the answer goes back when it completes.
+    pub fn serve(
         &mut self,
         layout: &Layout,
         out: &mut Outputs,
         from: NodeId,
         op: OpId,
         key: Key,
+        work: StorageOp,
     ) {
+        let pending = match work {
+            StorageOp::Read => Pending::Fetch { from, op },
+            StorageOp::Apply(_) | StorageOp::Hint { .. } => Pending::Store { from, op },
+        };
         let partition = layout.partition_for_key(key.ns, &key.key);
-        let token = out.storage(key, partition, StorageOp::Read);
-        self.pending.insert(token, Pending::Fetch { from, op });
-    }
-
-    pub fn handle_store(
-        &mut self,
-        layout: &Layout,
-        out: &mut Outputs,
-        from: NodeId,
-        op: OpId,
-        key: Key,
-        object: Object,
-    ) {
-        let partition = layout.partition_for_key(key.ns, &key.key);
-        let token = out.storage(key, partition, StorageOp::Apply(Mutation::Merge(object)));
-        self.pending.insert(token, Pending::Store { from, op });
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn handle_store_hint(
-        &mut self,
-        layout: &Layout,
-        out: &mut Outputs,
-        from: NodeId,
-        op: OpId,
-        key: Key,
-        object: Object,
-        target: NodeId,
-    ) {
-        let partition = layout.partition_for_key(key.ns, &key.key);
-        let token = out.storage(key, partition, StorageOp::Hint { target, object });
-        self.pending.insert(token, Pending::Store { from, op });
+        let token = out.storage(key, partition, work);
+        self.pending.insert(token, pending);
     }
 
     /// Returns false if the token is not the replica's.

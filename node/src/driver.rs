@@ -242,13 +242,17 @@ impl Driver {
                     partition,
                     op: StorageOp::Read,
                 };
-                let reply = match execute(self.storage.as_ref(), &self.hints, &request, now) {
-                    StorageResult::Read(object) => Reply::Value(object),
-                    other => Reply::Failed {
-                        reason: format!("local read failed: {other:?}"),
-                    },
-                };
-                let _ = submitted.reply.send(reply);
+                // On the blocking pool, like every storage operation, never in this loop.
+                let (storage, hints) = (self.storage.clone(), self.hints.clone());
+                tokio::task::spawn_blocking(move || {
+                    let reply = match execute(storage.as_ref(), &hints, &request, now) {
+                        StorageResult::Read(object) => Reply::Value(object),
+                        other => Reply::Failed {
+                            reason: format!("local read failed: {other:?}"),
+                        },
+                    };
+                    let _ = submitted.reply.send(reply);
+                });
             }
         }
     }
