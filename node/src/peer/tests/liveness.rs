@@ -130,7 +130,11 @@ async fn a_peer_stays_up_while_this_node_is_slow_to_take_its_messages() {
     let mut a = Node::start(a_cfg, pki.identity(1)).await;
     let b = Node::start(b_cfg, pki.identity(2)).await;
     connect_all(&[&a, &b]);
-    wait_until("A sees B up", WAIT, || a.mesh.is_up(2)).await;
+    // B sends on its own connection to A, which may come up after A has heard from B.
+    wait_until("A sees B up and B is connected to A", WAIT, || {
+        a.mesh.is_up(2) && b.mesh.is_connected(1)
+    })
+    .await;
 
     // A takes nothing off its receiver: its reader stops, QUIC flow control stalls B's stream,
     // and B's queue fills up.
