@@ -3,7 +3,29 @@
 use bytes::Bytes;
 use kvorum_resp::{Frame, Protocol};
 
-use super::{printable, syntax_error, Ctx, Outcome};
+use super::{printable, spec, syntax_error, CommandSpec, Ctx, Outcome, NO_KEYS};
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    spec("ping", -1, &["fast", "stale"], NO_KEYS, ping),
+    spec("echo", 2, &["fast", "stale"], NO_KEYS, echo),
+    spec(
+        "hello",
+        -1,
+        &["noscript", "loading", "stale", "fast", "no_auth"],
+        NO_KEYS,
+        hello,
+    ),
+    spec("quit", -1, &["fast", "no_auth"], NO_KEYS, quit),
+    spec("select", 2, &["loading", "stale", "fast"], NO_KEYS, select),
+    spec(
+        "client",
+        -2,
+        &["noscript", "loading", "stale"],
+        NO_KEYS,
+        client,
+    ),
+];
 
 pub fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let _ = ctx;

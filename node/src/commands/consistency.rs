@@ -15,7 +15,13 @@ use bytes::Bytes;
 use kvorum_consistency::Spec;
 use kvorum_resp::Frame;
 
-use super::{dispatch, printable, Ctx, Outcome};
+use super::{dispatch, printable, spec, CommandSpec, Ctx, Outcome, NO_KEYS};
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    spec("with", -3, &["fast"], NO_KEYS, with),
+    spec("consistency", -1, &["fast", "stale"], NO_KEYS, consistency),
+];
 
 pub fn consistency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let settings = &args[1..];

@@ -16,7 +16,13 @@ use kvorum_consistency::{Command, Conflict, Reply, VersionVector};
 use kvorum_resp::Frame;
 
 use super::reply::{combine_writes, error_of};
-use super::{requests, Ctx, Outcome};
+use super::{requests, spec, CommandSpec, Ctx, Outcome};
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    spec("getctx", 2, &["readonly", "fast"], (1, 1, 1), getctx),
+    spec("setctx", 4, &["write", "denyoom"], (1, 1, 1), setctx),
+];
 
 pub fn getctx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let lww = ctx.shared.policy.conflict == Conflict::Lww;

@@ -9,7 +9,13 @@ use kvorum_consistency::{Command, Reply};
 use kvorum_resp::Frame;
 
 use super::reply::{combine_writes, error_of};
-use super::{requests, Ctx, Outcome};
+use super::{requests, spec, CommandSpec, Ctx, Outcome};
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    spec("del", -2, &["write"], (1, -1, 1), del),
+    spec("exists", -2, &["readonly", "fast"], (1, -1, 1), exists),
+];
 
 pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let deletes = args[1..].iter().map(|k| (k, Command::Delete));

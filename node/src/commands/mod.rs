@@ -23,8 +23,10 @@ mod reply;
 mod server;
 mod strings;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 use bytes::Bytes;
 use kvorum_consistency::{Command, Reply, Spec};
@@ -75,7 +77,7 @@ pub struct CommandSpec {
     handler: Handler,
 }
 
-const fn spec(
+pub(super) const fn spec(
     name: &'static str,
     arity: i64,
     flags: &'static [&'static str],
@@ -91,96 +93,35 @@ const fn spec(
     }
 }
 
-const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
+pub(super) const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
 
-/// Every command the node serves.
-pub static COMMANDS: &[CommandSpec] = &[
-    spec("ping", -1, &["fast", "stale"], NO_KEYS, connection::ping),
-    spec("echo", 2, &["fast", "stale"], NO_KEYS, connection::echo),
-    spec(
-        "hello",
-        -1,
-        &["noscript", "loading", "stale", "fast", "no_auth"],
-        NO_KEYS,
-        connection::hello,
-    ),
-    spec("quit", -1, &["fast", "no_auth"], NO_KEYS, connection::quit),
-    spec(
-        "select",
-        2,
-        &["loading", "stale", "fast"],
-        NO_KEYS,
-        connection::select,
-    ),
-    spec(
-        "client",
-        -2,
-        &["noscript", "loading", "stale"],
-        NO_KEYS,
-        connection::client,
-    ),
-    spec(
-        "command",
-        -1,
-        &["loading", "stale"],
-        NO_KEYS,
-        server::command,
-    ),
-    spec(
-        "config",
-        -2,
-        &["admin", "noscript", "loading", "stale"],
-        NO_KEYS,
-        server::config,
-    ),
-    spec("info", -1, &["loading", "stale"], NO_KEYS, server::info),
-    spec("get", 2, &["readonly", "fast"], (1, 1, 1), strings::get),
-    spec("set", 3, &["write", "denyoom"], (1, 1, 1), strings::set),
-    spec("mget", -2, &["readonly", "fast"], (1, -1, 1), strings::mget),
-    spec("mset", -3, &["write", "denyoom"], (1, -1, 2), strings::mset),
-    spec("del", -2, &["write"], (1, -1, 1), keys::del),
-    spec(
-        "exists",
-        -2,
-        &["readonly", "fast"],
-        (1, -1, 1),
-        keys::exists,
-    ),
-    spec("with", -3, &["fast"], NO_KEYS, consistency::with),
-    spec(
-        "getctx",
-        2,
-        &["readonly", "fast"],
-        (1, 1, 1),
-        context::getctx,
-    ),
-    spec(
-        "setctx",
-        4,
-        &["write", "denyoom"],
-        (1, 1, 1),
-        context::setctx,
-    ),
-    spec(
-        "replica",
-        -2,
-        &["readonly", "fast"],
-        (2, 2, 1),
-        replica::replica,
-    ),
-    spec(
-        "consistency",
-        -1,
-        &["fast", "stale"],
-        NO_KEYS,
-        consistency::consistency,
-    ),
+/// Every command family's table.
+static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    strings::COMMANDS,
+    keys::COMMANDS,
+    consistency::COMMANDS,
+    context::COMMANDS,
+    replica::COMMANDS,
 ];
 
+/// Every command the node serves.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
+
+/// The table entry of a command name, in any letter case.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    COMMANDS
-        .iter()
-        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+    static INDEX: LazyLock<HashMap<&'static str, &'static CommandSpec>> =
+        LazyLock::new(|| all().map(|c| (c.name, c)).collect());
+    if name.len() > 32 {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    std::str::from_utf8(&lower)
+        .ok()
+        .and_then(|n| INDEX.get(n).copied())
 }
 
 /// Runs one command (`args[0]` is its name).
@@ -323,12 +264,12 @@ mod tests {
 
     #[test]
     fn every_command_is_found_case_insensitively_and_once() {
-        for spec in COMMANDS {
+        for spec in all() {
             assert!(std::ptr::eq(
                 lookup(spec.name.to_uppercase().as_bytes()).unwrap_or(spec),
                 spec
             ));
-            assert_eq!(COMMANDS.iter().filter(|s| s.name == spec.name).count(), 1);
+            assert_eq!(all().filter(|s| s.name == spec.name).count(), 1);
         }
     }
 }

@@ -8,8 +8,17 @@ use kvorum_consistency::{Key, Reply};
 use kvorum_resp::Frame;
 use kvorum_ring::NamespaceId;
 
-use super::{printable, Ctx, Outcome};
+use super::{printable, spec, CommandSpec, Ctx, Outcome};
 use crate::driver::Work;
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[spec(
+    "replica",
+    -2,
+    &["readonly", "fast"],
+    (2, 2, 1),
+    replica,
+)];
 
 pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !args[1].eq_ignore_ascii_case(b"GET") || args.len() != 3 {

@@ -3,15 +3,28 @@
 use bytes::Bytes;
 use kvorum_resp::Frame;
 
-use super::{printable, CommandSpec, Ctx, Outcome, COMMANDS};
+use super::{all, printable, spec, CommandSpec, Ctx, Outcome, NO_KEYS};
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    spec("command", -1, &["loading", "stale"], NO_KEYS, command),
+    spec(
+        "config",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        NO_KEYS,
+        config,
+    ),
+    spec("info", -1, &["loading", "stale"], NO_KEYS, info),
+];
 
 /// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO name...`, `COMMAND DOCS [name...]`.
 pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let Some(sub) = args.get(1) else {
-        return Frame::array(COMMANDS.iter().map(spec_info).collect()).into();
+        return Frame::array(all().map(spec_info).collect()).into();
     };
     match sub.to_ascii_uppercase().as_slice() {
-        b"COUNT" => Frame::integer(COMMANDS.len() as i64).into(),
+        b"COUNT" => Frame::integer(all().count() as i64).into(),
         b"INFO" => Frame::array(
             args[2..]
                 .iter()

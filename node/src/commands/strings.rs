@@ -9,7 +9,15 @@ use kvorum_consistency::{Command, Reply};
 use kvorum_resp::Frame;
 
 use super::reply::{combine_writes, error_of};
-use super::{requests, syntax_error, wrong_arity, Ctx, Outcome};
+use super::{requests, spec, syntax_error, wrong_arity, CommandSpec, Ctx, Outcome};
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    spec("get", 2, &["readonly", "fast"], (1, 1, 1), get),
+    spec("set", 3, &["write", "denyoom"], (1, 1, 1), set),
+    spec("mget", -2, &["readonly", "fast"], (1, -1, 1), mget),
+    spec("mset", -3, &["write", "denyoom"], (1, -1, 2), mset),
+];
 
 pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     requests(
