@@ -72,6 +72,7 @@ impl Shared {
             lib_name: None,
             lib_ver: None,
             consistency: Spec::default(),
+            namespace: NamespaceId::DEFAULT,
             closing: false,
         }
     }
@@ -104,6 +105,7 @@ impl Shared {
     /// Queues a request for the replication driver right away and returns its reply's future.
     pub fn submit(
         &self,
+        ns: NamespaceId,
         key: &Bytes,
         command: kvorum_consistency::Command,
         level: Level,
@@ -111,7 +113,7 @@ impl Shared {
     ) -> impl std::future::Future<Output = Reply> + Send + 'static {
         let request = Request {
             key: Key {
-                ns: NamespaceId::DEFAULT,
+                ns,
                 key: key.to_vec(),
             },
             command,
@@ -143,6 +145,8 @@ pub struct Session {
     /// This connection's consistency (`CONSISTENCY ...`); what it leaves open comes from the
     /// namespace default.
     pub consistency: Spec,
+    /// The namespace this connection's keys live in (`SELECT n` picks the one of db `n`).
+    pub namespace: NamespaceId,
     /// Set by QUIT: close once the replies so far are written.
     pub closing: bool,
 }

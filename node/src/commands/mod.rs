@@ -164,7 +164,10 @@ pub fn requests<'k>(
     };
     let pending: Vec<_> = requests
         .into_iter()
-        .map(|(key, command)| ctx.shared.submit(key, command, level, timeout_ms))
+        .map(|(key, command)| {
+            ctx.shared
+                .submit(ctx.session.namespace, key, command, level, timeout_ms)
+        })
         .collect();
     Outcome::Later(Box::pin(async move {
         let mut replies = Vec::with_capacity(pending.len());
