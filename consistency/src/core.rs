@@ -70,6 +70,11 @@ impl Core {
         self.config.node
     }
 
+    /// The replication factor `N`.
+    pub fn replication(&self) -> usize {
+        self.config.replication
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

@@ -6,13 +6,12 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
 use kvorum_ring::{NodeId, PartitionId};
 
 use crate::hlc::Timestamp;
 use crate::message::{Key, Message, Reply, RequestId};
 use crate::object::Object;
-use crate::version::VersionVector;
+use crate::op::{self, Applied, Op, OpError, Outcome};
 
 /// The driver's clock readings at the moment of an event.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -60,57 +59,42 @@ pub enum StorageOp {
 /// A change to one key's stored object, computed inside the storage transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutation {
-    /// A write coordinated by `node`: mints a dot that supersedes everything stored locally.
-    Put {
-        node: NodeId,
-        value: Option<Bytes>,
-        ts: Timestamp,
-    },
-    /// A write coordinated by `node` that supersedes only what `seen` covers.
-    PutSeen {
-        node: NodeId,
-        seen: VersionVector,
-        value: Option<Bytes>,
-        ts: Timestamp,
-    },
+    /// A client write coordinated by `node` at HLC time `ts`.
+    Apply { node: NodeId, ts: Timestamp, op: Op },
     /// Merge a peer's state.
     Merge(Object),
-    /// A `strong` write: merge the state learned from a majority, then write over all of it, so
-    /// the new version supersedes every version a majority knew.
-    PutAfter {
+    /// A `quorum`/`strong` write: merge the state learned from R replicas, then apply the op
+    /// over all of it, so the new version supersedes every version they knew and conditions
+    /// are decided on what they knew.
+    ApplyAfter {
         seen: Object,
         node: NodeId,
-        value: Option<Bytes>,
         ts: Timestamp,
+        op: Op,
     },
 }
 
 impl Mutation {
-    /// The new state of the key given its current state.
-    pub fn apply(&self, current: Option<&Object>) -> Object {
+    /// The new state of the key given its current state, or why the op was refused (nothing
+    /// changes then).
+    pub fn apply(&self, current: Option<&Object>) -> Result<Applied, OpError> {
         let empty = Object::new();
         let current = current.unwrap_or(&empty);
         match self {
-            Mutation::Put { node, value, ts } => {
-                current
-                    .write(*node, current.context(), value.clone(), *ts)
-                    .0
+            Mutation::Apply { node, ts, op } => op::apply(op, current, *node, *ts),
+            Mutation::Merge(other) => {
+                let object = current.merge(other);
+                Ok(Applied {
+                    changed: object != *current,
+                    object,
+                    outcome: Outcome::Done,
+                })
             }
-            Mutation::PutSeen {
-                node,
-                seen,
-                value,
-                ts,
-            } => current.write(*node, seen, value.clone(), *ts).0,
-            Mutation::Merge(other) => current.merge(other),
-            Mutation::PutAfter {
-                seen,
-                node,
-                value,
-                ts,
-            } => {
+            Mutation::ApplyAfter { seen, node, ts, op } => {
                 let known = current.merge(seen);
-                known.write(*node, known.context(), value.clone(), *ts).0
+                let mut applied = op::apply(op, &known, *node, *ts)?;
+                applied.changed |= known != *current;
+                Ok(applied)
             }
         }
     }
@@ -120,10 +104,15 @@ impl Mutation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageResult {
     Read(Option<Object>),
+    /// The key's state after the change (`changed`: whether it differs from before; an
+    /// unchanged key was not rewritten), and what the op answers.
     Applied {
-        previous: Option<Object>,
         current: Object,
+        changed: bool,
+        outcome: Outcome,
     },
+    /// The op was refused before anything changed (`INCR` on a set): definitely not applied.
+    Refused(OpError),
     /// `may_have_applied`: the change reached the engine but its durability is unknown (e.g. the
     /// fsync failed), as opposed to a failure before anything was written.
     Failed {

@@ -8,11 +8,14 @@
 //! # Layout
 //! - [`hlc`]: hybrid logical clock ([`Timestamp`], [`Hlc`]).
 //! - [`version`]: [`Dot`]s and [`VersionVector`]s.
-//! - [`object`]: the dotted-version-vector register ([`Object`]) with its causal merge.
+//! - [`crdt`]: the convergent data types (register, PN-counter, observed-remove set and map,
+//!   TTL); [`object`]: a key's replicated state ([`Object`]) built from them, with its merge.
+//! - [`op`]: typed writes ([`Op`]: SET, INCR, SADD, HSET, EXPIRE, ...), applied to an object
+//!   inside the coordinator's storage transaction, with their answers ([`Outcome`]).
 //! - [`record`]: versioned byte encoding of stored objects.
 //! - [`level`]: consistency presets, modes and quorum arithmetic; [`spec`]: their text form
 //!   (`R=2 W=3 SLOPPY TIMEOUT=500`); [`policy`]: a namespace's defaults and floors.
-//! - [`message`]: client requests and replies, and the peer messages (protocol version 1).
+//! - [`message`]: client requests and replies, and the peer messages (protocol version 2).
 //! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
 //! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
 //!   (`coordinator/`: runs a client request across replicas) and the replica (`replica.rs`:
@@ -21,12 +24,14 @@
 mod coordinator;
 pub use coordinator::CoordinatorStats;
 mod core;
+pub mod crdt;
 pub mod error;
 pub mod hlc;
 pub mod io;
 pub mod level;
 pub mod message;
 pub mod object;
+pub mod op;
 pub mod policy;
 pub mod record;
 mod replica;
@@ -38,8 +43,11 @@ pub use error::{DecodeError, LevelError};
 pub use hlc::{Hlc, Timestamp};
 pub use io::{Mutation, Now, StorageOp, StorageRequest, StorageResult, StorageToken, Transmit};
 pub use level::{majority, Level, Mode, Preset};
-pub use message::{Command, Consistency, Key, Message, OpId, Reply, Request, RequestId};
-pub use object::{Object, Sibling};
+pub use message::{
+    Command, Consistency, Key, KeyPage, ListedKey, Message, OpId, Reply, Request, RequestId,
+};
+pub use object::{Data, Incarnation, Kind, Object, Sibling, Value};
+pub use op::{Applied, Condition, ExpireCondition, Op, OpError, Outcome, Plain, Ttl};
 pub use policy::{Conflict, NamespacePolicy};
 pub use spec::Spec;
 pub use version::{Dot, VersionVector};

@@ -1,20 +1,19 @@
-//! Requests, replies and the peer messages of protocol version 1.
+//! Requests, replies and the peer messages of protocol version 2.
 //!
 //! Peer messages are carried by the node's transport inside frames that start with a protocol
 //! version byte ([`PEER_PROTOCOL_VERSION`]); these types are that version's schema. A message only
 //! ever names an operation by the sender's [`OpId`], so any node can answer any other without
 //! shared state, and a late answer to an operation that already finished is simply ignored.
 
-use bytes::Bytes;
-use kvorum_ring::{NamespaceId, NodeId};
+use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use serde::{Deserialize, Serialize};
 
 use crate::level::{Level, Preset};
-use crate::object::Object;
-use crate::version::VersionVector;
+use crate::object::{Kind, Object};
+use crate::op::{Op, OpError, Outcome};
 
 /// The peer protocol version these message types describe.
-pub const PEER_PROTOCOL_VERSION: u8 = 1;
+pub const PEER_PROTOCOL_VERSION: u8 = 2;
 
 /// Names one operation of the node that sent a message; unique per node while it runs.
 pub type OpId = u64;
@@ -34,16 +33,7 @@ pub struct Key {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     Get,
-    Put {
-        value: Bytes,
-    },
-    /// A write that replaces exactly the versions `seen` covers (`SETCTX`): siblings written
-    /// concurrently, which the client did not see, stay.
-    PutSeen {
-        value: Bytes,
-        seen: VersionVector,
-    },
-    Delete,
+    Write(Op),
 }
 
 impl Command {
@@ -85,8 +75,11 @@ pub struct Request {
 pub enum Reply {
     /// A read's merged state (`None`: no replica holds the key).
     Value(Option<Object>),
-    /// A write reached W replicas. `existed`: the coordinating replica held a live value before.
-    Written { existed: bool },
+    /// A write reached W replicas (or changed nothing and needed no replica), with what the op
+    /// answers.
+    Written { outcome: Outcome },
+    /// The op was refused before anything changed (`INCR` on a set): definitely not applied.
+    Refused(OpError),
     /// Too few replicas were reachable to try; nothing was sent or applied.
     Unavailable { needed: usize, reachable: usize },
     /// Not enough replicas answered in time (or some failed after the write began): the write
@@ -130,4 +123,37 @@ pub enum Message {
     Forward { op: OpId, request: Request },
     /// Answer to `Forward`.
     Forwarded { op: OpId, reply: Reply },
+    /// List the live keys this replica holds in `partition` of `ns`, in hash order, from
+    /// `from_hash` on, at most about `limit` (`SCAN`, `KEYS`, `DBSIZE`). Served by the node,
+    /// not the core: it reads storage only.
+    List {
+        op: OpId,
+        ns: NamespaceId,
+        partition: PartitionId,
+        from_hash: u64,
+        limit: u32,
+    },
+    /// Answer to `List`.
+    Listed {
+        op: OpId,
+        result: Result<KeyPage, String>,
+    },
+}
+
+/// A page of a partition's live keys, sorted by key hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPage {
+    pub keys: Vec<ListedKey>,
+    /// Where the next page starts (a hash), if the partition holds more keys.
+    pub next: Option<u64>,
+}
+
+/// One live key of a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedKey {
+    /// The key's [`kvorum_ring::key_hash`]: listings are ordered by it, so a cursor is a hash.
+    pub hash: u64,
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+    pub kind: Kind,
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use kvorum_consistency::{
-    Command, Consistency, Core, CoreConfig, Key, Level, Message, Mode, Now, Object, Preset, Reply,
-    Request, StorageOp, StorageResult,
+    Command, Condition, Consistency, Core, CoreConfig, Key, Level, Message, Mode, Now, Object, Op,
+    Outcome, Preset, Reply, Request, StorageOp, StorageResult, Ttl,
 };
 use kvorum_ring::{Layout, NamespaceId, NodeId};
 
@@ -165,20 +165,28 @@ impl Cluster {
                 let store = self.stores.get_mut(&id).unwrap();
                 let result = match req.op {
                     StorageOp::Read => StorageResult::Read(store.get(&req.key.key).cloned()),
-                    StorageOp::Apply(m) => {
-                        let previous = store.get(&req.key.key).cloned();
-                        let current = m.apply(previous.as_ref());
-                        store.insert(req.key.key.clone(), current.clone());
-                        self.writes_applied += 1;
-                        StorageResult::Applied { previous, current }
-                    }
+                    StorageOp::Apply(m) => match m.apply(store.get(&req.key.key)) {
+                        Ok(applied) => {
+                            if applied.changed {
+                                store.insert(req.key.key.clone(), applied.object.clone());
+                                self.writes_applied += 1;
+                            }
+                            StorageResult::Applied {
+                                current: applied.object,
+                                changed: applied.changed,
+                                outcome: applied.outcome,
+                            }
+                        }
+                        Err(refused) => StorageResult::Refused(refused),
+                    },
                     StorageOp::Hint { target, object } => {
                         let hints = self.hints.get_mut(&id).unwrap();
                         let slot = hints.entry((target, req.key.key.clone())).or_default();
                         *slot = slot.merge(&object);
                         StorageResult::Applied {
-                            previous: None,
                             current: object,
+                            changed: true,
+                            outcome: Outcome::Done,
                         }
                     }
                 };
@@ -196,8 +204,28 @@ impl Cluster {
 }
 
 fn put(v: &str) -> Command {
-    Command::Put {
+    Command::Write(Op::set(v.to_owned()))
+}
+
+/// `SET k v GET`: answers the value the write replaced.
+fn put_get(v: &str) -> Command {
+    Command::Write(Op::Set {
         value: Bytes::from(v.to_owned()),
+        condition: Condition::Always,
+        ttl: Ttl::Clear,
+        get: true,
+    })
+}
+
+fn replaced(old: &str) -> Reply {
+    Reply::Written {
+        outcome: Outcome::Old(Some(Bytes::from(old.to_owned()))),
+    }
+}
+
+fn done() -> Reply {
+    Reply::Written {
+        outcome: Outcome::Done,
     }
 }
 
@@ -213,7 +241,7 @@ fn a_quorum_write_through_one_node_is_read_through_another() {
     let mut c = Cluster::new(3, 3);
     assert_eq!(
         c.request(NodeId(1), 1, "k", put("v"), Preset::Quorum),
-        Reply::Written { existed: false }
+        done()
     );
     let got = c.request(NodeId(2), 2, "k", Command::Get, Preset::Quorum);
     assert_eq!(value(&got).unwrap(), "v");
@@ -234,24 +262,28 @@ fn overwrite_and_delete_report_what_existed() {
     let mut c = Cluster::new(3, 3);
     c.request(NodeId(1), 1, "k", put("a"), Preset::All);
     assert_eq!(
-        c.request(NodeId(2), 2, "k", put("b"), Preset::All),
-        Reply::Written { existed: true }
+        c.request(NodeId(2), 2, "k", put_get("b"), Preset::All),
+        replaced("a")
     );
     assert_eq!(
         value(&c.request(NodeId(3), 3, "k", Command::Get, Preset::One)).unwrap(),
         "b"
     );
     assert_eq!(
-        c.request(NodeId(3), 4, "k", Command::Delete, Preset::All),
-        Reply::Written { existed: true }
+        c.request(NodeId(3), 4, "k", Command::Write(Op::delete()), Preset::All),
+        Reply::Written {
+            outcome: Outcome::Int(1)
+        }
     );
     assert_eq!(
         value(&c.request(NodeId(1), 5, "k", Command::Get, Preset::All)),
         None
     );
     assert_eq!(
-        c.request(NodeId(1), 6, "k", Command::Delete, Preset::All),
-        Reply::Written { existed: false }
+        c.request(NodeId(1), 6, "k", Command::Write(Op::delete()), Preset::All),
+        Reply::Written {
+            outcome: Outcome::Int(0)
+        }
     );
 }
 
@@ -261,8 +293,8 @@ fn with_one_node_down_quorum_works_and_all_is_unavailable_without_applying() {
     c.request(NodeId(1), 1, "k", put("before"), Preset::All);
     c.kill(NodeId(3));
     assert_eq!(
-        c.request(NodeId(1), 2, "k", put("after"), Preset::Quorum),
-        Reply::Written { existed: true }
+        c.request(NodeId(1), 2, "k", put_get("after"), Preset::Quorum),
+        replaced("before")
     );
     assert_eq!(
         value(&c.request(NodeId(2), 3, "k", Command::Get, Preset::Quorum)).unwrap(),
@@ -334,7 +366,7 @@ fn a_write_at_a_non_primary_is_forwarded_and_skips_a_dead_primary() {
     // The outsider still believes the first primary is reachable, but sending to it fails.
     c.down.insert(first);
     let reply = c.request(outsider, 1, "k", put("v"), Preset::Quorum);
-    assert_eq!(reply, Reply::Written { existed: false });
+    assert_eq!(reply, done());
     assert!(
         c.stores[&outsider].is_empty(),
         "a non-primary stores nothing"
@@ -426,8 +458,8 @@ fn a_strong_write_supersedes_what_a_majority_knew() {
     // A strong write coordinated by node 3 (which never saw "a"), with node 1 away: it learns
     // "a" from node 2 and writes over it instead of beside it.
     c.kill(NodeId(1));
-    let written = c.request(NodeId(3), 2, "k", put("b"), Preset::Strong);
-    assert_eq!(written, Reply::Written { existed: true });
+    let written = c.request(NodeId(3), 2, "k", put_get("b"), Preset::Strong);
+    assert_eq!(written, replaced("a"));
     c.revive(NodeId(1));
     let all = c.request(NodeId(1), 3, "k", Command::Get, Preset::All);
     let Reply::Value(Some(object)) = all else {
@@ -520,10 +552,7 @@ fn sloppy_writes_let_a_fallback_stand_in_and_hand_the_write_over_later() {
     );
     assert_eq!(c.writes_applied, 0);
     // W=3 SLOPPY: the fallback stands in and keeps a hint for the dead primary.
-    assert_eq!(
-        put_with(&mut c, coordinator, 2, "k", "v", w3(true)),
-        Reply::Written { existed: false }
-    );
+    assert_eq!(put_with(&mut c, coordinator, 2, "k", "v", w3(true)), done());
     let hint = c.hints[&fallback][&(down, b"k".to_vec())].clone();
     assert_eq!(hint.value().unwrap(), "v");
     assert!(
@@ -541,10 +570,7 @@ fn sloppy_writes_let_a_fallback_stand_in_and_hand_the_write_over_later() {
         .unwrap()
         .handle_handoff(c.now, 99, down, key, hint, 100);
     c.run();
-    assert_eq!(
-        c.replies.remove(&(fallback, 99)),
-        Some(Reply::Written { existed: false })
-    );
+    assert_eq!(c.replies.remove(&(fallback, 99)), Some(done()));
     assert_eq!(
         c.stored(down.0, "k")
             .and_then(|o| o.value().cloned())
@@ -559,7 +585,7 @@ fn a_strict_write_that_misses_a_primary_leaves_a_hint_that_does_not_count() {
     c.kill(NodeId(3));
     assert_eq!(
         c.request(NodeId(1), 1, "k", put("v"), Preset::Quorum),
-        Reply::Written { existed: false }
+        done()
     );
     // The coordinator keeps the hint for node 3 itself.
     assert!(c.hints[&NodeId(1)].contains_key(&(NodeId(3), b"k".to_vec())));
@@ -602,8 +628,8 @@ fn a_quorum_write_supersedes_an_earlier_write_it_never_held_even_with_a_slower_c
     c.kill(NodeId(1));
     c.now.wall_ms = 1_000; // node 3's writes get far older timestamps
     assert_eq!(
-        c.request(NodeId(3), 2, "k", put("b"), Preset::Quorum),
-        Reply::Written { existed: true }
+        c.request(NodeId(3), 2, "k", put_get("b"), Preset::Quorum),
+        replaced("a")
     );
     c.revive(NodeId(1));
     assert_eq!(
@@ -671,13 +697,14 @@ fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
     let StorageOp::Apply(mutation) = apply.op else {
         panic!()
     };
-    let current = mutation.apply(None);
+    let applied = mutation.apply(None).unwrap();
     core.handle_storage(
         now,
         apply.token,
         StorageResult::Applied {
-            previous: None,
-            current,
+            current: applied.object,
+            changed: applied.changed,
+            outcome: applied.outcome,
         },
     );
     let mut stores = Vec::new();
@@ -698,10 +725,7 @@ fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
             },
         );
     }
-    assert_eq!(
-        core.poll_reply(),
-        Some((1, Reply::Written { existed: false }))
-    );
+    assert_eq!(core.poll_reply(), Some((1, done())));
 }
 
 #[test]
@@ -716,16 +740,10 @@ fn dw_counts_only_durable_acknowledgements() {
     // Nodes that acknowledge before fsync (fsync = periodic / never): a DW=1 write reaches W
     // replicas but no durable one, so it cannot claim durability.
     let mut c = Cluster::with_durability(3, 3, false);
-    assert_eq!(
-        put_with(&mut c, NodeId(1), 1, "k", "v", level(0)),
-        Reply::Written { existed: false }
-    );
+    assert_eq!(put_with(&mut c, NodeId(1), 1, "k", "v", level(0)), done());
     let reply = put_with(&mut c, NodeId(1), 2, "k", "w", level(1));
     assert!(matches!(reply, Reply::Timeout { .. }), "{reply:?}");
     // With fsync = always every acknowledgement is durable.
     let mut c = Cluster::new(3, 3);
-    assert_eq!(
-        put_with(&mut c, NodeId(1), 1, "k", "v", level(2)),
-        Reply::Written { existed: false }
-    );
+    assert_eq!(put_with(&mut c, NodeId(1), 1, "k", "v", level(2)), done());
 }

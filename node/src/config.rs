@@ -45,6 +45,10 @@ pub struct NodeConfig {
     /// How long a request waits for replicas before answering `-TIMEOUT`.
     #[serde(default = "defaults::request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Databases a RESP connection may `SELECT` (indexes 0 to `databases - 1`); db `n` is the
+    /// namespace with id `n`.
+    #[serde(default = "defaults::databases")]
+    pub databases: u32,
     /// Policy of the `default` namespace (db 0): default consistency and floors.
     #[serde(default)]
     pub default_namespace: DefaultNamespace,
@@ -55,6 +59,31 @@ pub struct NodeConfig {
     pub peer: PeerTuning,
     #[serde(default)]
     pub hints: HintsConfig,
+    /// Client authentication (`AUTH`, `HELLO ... AUTH`).
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// Client authentication: one password for the `default` user, like Redis's `requirepass`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The password every RESP connection must give (`AUTH password`) before any other command.
+    /// Absent: connections start authenticated, as with Redis's default `nopass` user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirepass: Option<String>,
+}
+
+/// Never prints the password (configs end up in logs and panic messages).
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field(
+                "requirepass",
+                &self.requirepass.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// Hinted handoff settings.
@@ -215,6 +244,9 @@ impl Default for PeerTuning {
     }
 }
 
+/// Longest accepted `auth.requirepass`.
+pub const MAX_PASSWORD_BYTES: usize = 4096;
+
 mod defaults {
     use std::net::SocketAddr;
     use std::path::PathBuf;
@@ -239,6 +271,9 @@ mod defaults {
     }
     pub fn request_timeout_ms() -> u64 {
         2_000
+    }
+    pub fn databases() -> u32 {
+        16
     }
 }
 
@@ -308,6 +343,23 @@ impl NodeConfig {
         }
         if self.request_timeout_ms == 0 {
             return invalid("request_timeout_ms", "must be at least 1".into());
+        }
+        if self.databases == 0 {
+            return invalid("databases", "must be at least 1".into());
+        }
+        if let Some(password) = &self.auth.requirepass {
+            if password.is_empty() {
+                return invalid(
+                    "auth.requirepass",
+                    "must not be empty; leave it out to require no password".into(),
+                );
+            }
+            if password.len() > MAX_PASSWORD_BYTES {
+                return invalid(
+                    "auth.requirepass",
+                    format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+                );
+            }
         }
         let l = &self.limits;
         for (field, value) in [

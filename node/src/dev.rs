@@ -168,6 +168,8 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
             storage_engine: Default::default(),
             fsync: args.fsync.clone(),
             request_timeout_ms: 2_000,
+            databases: 16,
+            auth: Default::default(),
             default_namespace: Default::default(),
             tls: TlsConfig {
                 ca_cert: PathBuf::from("../tls/ca.pem"),

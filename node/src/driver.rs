@@ -15,13 +15,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use kvorum_consistency::KeyPage;
 use kvorum_consistency::{
-    record, Core, Key, Message, Mutation, Now, Object, Reply, Request, RequestId, StorageOp,
-    StorageRequest, StorageResult, StorageToken,
+    record, Core, Key, Message, Mutation, Now, Object, Outcome, Reply, Request, RequestId,
+    StorageOp, StorageRequest, StorageResult, StorageToken,
 };
-use kvorum_ring::NodeId;
+use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
+use crate::keyspace;
 use crate::peer::Mesh;
 use crate::storage::hints::HintStore;
 use crate::storage::{keys, GroupCommit, Storage, StorageError};
@@ -45,7 +47,33 @@ pub enum Work {
     },
     /// Read this node's own copy of a key, without coordination (`REPLICA GET`).
     LocalRead(Key),
+    /// A page of live keys, in hash order from `from_hash`, from the reachable primaries of
+    /// the partition that hash falls in (see [`crate::keyspace`]).
+    List {
+        ns: NamespaceId,
+        from_hash: u64,
+        limit: u32,
+        answer: oneshot::Sender<Result<KeyPage, String>>,
+    },
 }
+
+/// A listing waiting for its replicas' pages.
+struct Listing {
+    answer: oneshot::Sender<Result<KeyPage, String>>,
+    /// Replicas that have not answered yet.
+    pending: usize,
+    pages: Vec<KeyPage>,
+    error: Option<String>,
+    limit: usize,
+    /// Where the next partition starts, if there is one: a page that ends its partition
+    /// continues there.
+    next_partition: Option<u64>,
+    started: Instant,
+}
+
+/// A listing whose replicas never all answered is forgotten after this long (its client has
+/// long timed out by then).
+const LISTING_MAX_AGE: Duration = Duration::from_secs(120);
 
 /// A finished storage operation.
 struct Completion {
@@ -84,6 +112,28 @@ impl DriverHandle {
     }
 }
 
+impl DriverHandle {
+    /// A page of the live keys of `ns` in hash order from `from_hash` on, within one partition;
+    /// its `next` is where to continue (`None`: the keyspace is done). See [`crate::keyspace`].
+    pub async fn list(
+        &self,
+        ns: NamespaceId,
+        from_hash: u64,
+        limit: u32,
+    ) -> Result<KeyPage, String> {
+        let (answer, rx) = oneshot::channel();
+        let work = Work::List {
+            ns,
+            from_hash,
+            limit,
+            answer,
+        };
+        self.try_submit(work).await.map_err(|e| e.to_string())?;
+        rx.await
+            .map_err(|_| "the node is shutting down".to_owned())?
+    }
+}
+
 type Queued = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<oneshot::Receiver<Reply>, DriverGone>> + Send>,
 >;
@@ -113,6 +163,8 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
     // Every storage task holds a slot while it runs and sends one completion, so this bound is
     // never the reason a task waits for long.
     let (completions_tx, completions) = mpsc::channel(parts.max_storage_tasks);
+    // Local listing pages; each listing sends at most one, and listings are few.
+    let (listed_tx, listed) = mpsc::channel(LISTED_QUEUE);
     let driver = Driver {
         core: parts.core,
         mesh: parts.mesh,
@@ -121,12 +173,20 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         commit: parts.commit,
         storage_slots: Arc::new(Semaphore::new(parts.max_storage_tasks)),
         waiting: HashMap::new(),
+        listings: HashMap::new(),
         next_request: 0,
         started: Instant::now(),
         max_in_flight: parts.max_in_flight,
         completions_tx,
+        listed_tx,
     };
-    let task = tokio::spawn(driver.run(requests, completions, parts.incoming, parts.shutdown));
+    let task = tokio::spawn(driver.run(
+        requests,
+        completions,
+        listed,
+        parts.incoming,
+        parts.shutdown,
+    ));
     (handle, task)
 }
 
@@ -138,12 +198,21 @@ struct Driver {
     commit: GroupCommit,
     storage_slots: Arc<Semaphore>,
     waiting: HashMap<RequestId, oneshot::Sender<Reply>>,
+    listings: HashMap<u64, Listing>,
     next_request: RequestId,
     started: Instant,
     max_in_flight: usize,
     /// For storage tasks to report back on.
     completions_tx: mpsc::Sender<Completion>,
+    /// For local listing pages to report back on.
+    listed_tx: mpsc::Sender<(u64, Result<KeyPage, String>)>,
 }
+
+/// Local listing pages waiting for the loop.
+const LISTED_QUEUE: usize = 64;
+
+/// The most keys one page of a listing holds (peer frames have a size limit).
+const MAX_LISTING_PAGE: usize = 10_000;
 
 /// How often peer reachability is re-read from the mesh.
 const REACHABILITY_REFRESH: Duration = Duration::from_millis(50);
@@ -153,6 +222,7 @@ impl Driver {
         mut self,
         mut requests: mpsc::Receiver<Submitted>,
         mut completions: mpsc::Receiver<Completion>,
+        mut listed: mpsc::Receiver<(u64, Result<KeyPage, String>)>,
         mut incoming: mpsc::Receiver<(u64, Message)>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -174,10 +244,17 @@ impl Driver {
                     let now = self.now();
                     self.core.handle_storage(now, done.token, done.result);
                 }
-                Some((from, message)) = incoming.recv() => {
-                    let now = self.now();
-                    self.core.handle_message(now, NodeId(from), message);
-                }
+                Some((id, page)) = listed.recv() => self.on_listed(id, page),
+                Some((from, message)) = incoming.recv() => match message {
+                    Message::List { op, ns, partition, from_hash, limit } => {
+                        self.serve_listing(from, op, ns, partition, from_hash, limit)
+                    }
+                    Message::Listed { op, result } => self.on_listed(op, result),
+                    message => {
+                        let now = self.now();
+                        self.core.handle_message(now, NodeId(from), message);
+                    }
+                },
                 _ = sleep_until(deadline) => {
                     let now = self.now();
                     self.core.handle_timeout(now);
@@ -254,7 +331,154 @@ impl Driver {
                     let _ = submitted.reply.send(reply);
                 });
             }
+            Work::List {
+                ns,
+                from_hash,
+                limit,
+                answer,
+            } => self.start_listing(id, ns, from_hash, limit, answer),
         }
+    }
+
+    /// Asks every reachable primary of the partition (this node's storage directly) for a page.
+    fn start_listing(
+        &mut self,
+        id: u64,
+        ns: NamespaceId,
+        from_hash: u64,
+        limit: u32,
+        answer: oneshot::Sender<Result<KeyPage, String>>,
+    ) {
+        let started = Instant::now();
+        let bits = self.core.layout().partition_bits();
+        let partition = kvorum_ring::partition_of(from_hash, bits);
+        let next_partition = partition
+            .0
+            .checked_add(1)
+            .filter(|&p| p < self.core.layout().partition_count())
+            .map(|p| {
+                if bits == 0 {
+                    0
+                } else {
+                    u64::from(p) << (64 - u32::from(bits))
+                }
+            });
+        self.listings
+            .retain(|_, l| started.duration_since(l.started) < LISTING_MAX_AGE);
+        let me = self.core.node();
+        let n = self.core.replication();
+        let primaries: Vec<NodeId> = match self.core.layout().preference_list(partition, n) {
+            Ok(list) => list.primaries.to_vec(),
+            Err(e) => {
+                let _ = answer.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let targets: Vec<NodeId> = primaries
+            .into_iter()
+            .filter(|&p| p == me || self.mesh.is_up(p.0))
+            .collect();
+        if targets.is_empty() {
+            let _ = answer.send(Err(format!(
+                "UNAVAILABLE no replica of partition {} is reachable",
+                partition.0
+            )));
+            return;
+        }
+        self.listings.insert(
+            id,
+            Listing {
+                answer,
+                pending: targets.len(),
+                pages: Vec::new(),
+                error: None,
+                limit: (limit as usize).min(MAX_LISTING_PAGE),
+                next_partition,
+                started,
+            },
+        );
+        for target in targets {
+            if target == me {
+                let storage = self.storage.clone();
+                let tx = self.listed_tx.clone();
+                let now_ms = self.now().wall_ms;
+                tokio::task::spawn_blocking(move || {
+                    let page = keyspace::list_local(
+                        storage.as_ref(),
+                        ns,
+                        partition,
+                        from_hash,
+                        (limit as usize).min(MAX_LISTING_PAGE),
+                        now_ms,
+                    );
+                    let _ = tx.blocking_send((id, page));
+                });
+            } else {
+                let message = Message::List {
+                    op: id,
+                    ns,
+                    partition,
+                    from_hash,
+                    limit,
+                };
+                if let Err(e) = self.mesh.send(target.0, &message) {
+                    self.on_listed(id, Err(format!("node {target} not reachable: {e}")));
+                }
+            }
+        }
+    }
+
+    /// A replica's page (or failure) for listing `id`; answers once every replica did.
+    fn on_listed(&mut self, id: u64, result: Result<KeyPage, String>) {
+        let Some(listing) = self.listings.get_mut(&id) else {
+            return;
+        };
+        match result {
+            Ok(page) => listing.pages.push(page),
+            Err(e) => listing.error = Some(e),
+        }
+        listing.pending = listing.pending.saturating_sub(1);
+        if listing.pending > 0 {
+            return;
+        }
+        let Some(listing) = self.listings.remove(&id) else {
+            return;
+        };
+        let result = if listing.pages.is_empty() {
+            Err(listing
+                .error
+                .unwrap_or_else(|| "no replica answered".into()))
+        } else {
+            let mut page = keyspace::union(listing.pages, listing.limit);
+            if page.next.is_none() {
+                page.next = listing.next_partition;
+            }
+            Ok(page)
+        };
+        let _ = listing.answer.send(result);
+    }
+
+    /// A peer asked for a page of a partition this node holds.
+    fn serve_listing(
+        &self,
+        from: u64,
+        op: u64,
+        ns: NamespaceId,
+        partition: PartitionId,
+        from_hash: u64,
+        limit: u32,
+    ) {
+        let storage = self.storage.clone();
+        let mesh = self.mesh.clone();
+        let now_ms = self.now().wall_ms;
+        let limit = (limit as usize).min(MAX_LISTING_PAGE);
+        tokio::task::spawn_blocking(move || {
+            let result =
+                keyspace::list_local(storage.as_ref(), ns, partition, from_hash, limit, now_ms);
+            if let Err(e) = mesh.send(from, &Message::Listed { op, result }) {
+                tracing::debug!(to = from, error = %e, "listing answer not sent");
+            }
+        });
     }
 
     /// Drains the core's outputs in the order its docs prescribe.
@@ -381,8 +605,9 @@ fn hint(
     });
     match result {
         Ok(()) => StorageResult::Applied {
-            previous: None,
             current: object.clone(),
+            changed: true,
+            outcome: Outcome::Done,
         },
         Err(e) => {
             tracing::debug!(target_node = target, error = %e, "hint not stored");
@@ -395,7 +620,9 @@ fn hint(
 }
 
 fn apply(storage: &dyn Storage, key: &[u8], mutation: &Mutation) -> StorageResult {
-    let mut outcome: Option<(Option<Object>, Object)> = None;
+    // The closure may run more than once (an engine retries a lost race): the last run's result
+    // is the one that took effect.
+    let mut last: Option<StorageResult> = None;
     let result = storage.update(key, &mut |current| {
         let previous = match current {
             Some(bytes) => {
@@ -407,15 +634,31 @@ fn apply(storage: &dyn Storage, key: &[u8], mutation: &Mutation) -> StorageResul
             }
             None => None,
         };
-        let next = mutation.apply(previous.as_ref());
-        let encoded = record::encode_object(&next).map_err(|e| StorageError::Corrupt {
-            what: format!("encoding object: {e}"),
-        })?;
-        outcome = Some((previous, next));
-        Ok(Some(encoded))
+        let applied = match mutation.apply(previous.as_ref()) {
+            Ok(applied) => applied,
+            Err(refused) => {
+                last = Some(StorageResult::Refused(refused));
+                return Ok(None);
+            }
+        };
+        let encoded = if applied.changed {
+            Some(
+                record::encode_object(&applied.object).map_err(|e| StorageError::Corrupt {
+                    what: format!("encoding object: {e}"),
+                })?,
+            )
+        } else {
+            None
+        };
+        last = Some(StorageResult::Applied {
+            current: applied.object,
+            changed: applied.changed,
+            outcome: applied.outcome,
+        });
+        Ok(encoded)
     });
-    match (result, outcome) {
-        (Ok(_), Some((previous, current))) => StorageResult::Applied { previous, current },
+    match (result, last) {
+        (Ok(_), Some(result)) => result,
         (Ok(_), None) => StorageResult::Failed {
             reason: "update did not run".into(),
             may_have_applied: false,

@@ -16,11 +16,14 @@
 //!
 //! docs/ARCHITECTURE.md draws the data flow of GET and SET through these pieces.
 
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dev;
 pub mod driver;
+pub mod expiry;
 pub mod handoff;
+pub mod keyspace;
 pub mod listener;
 pub mod peer;
 pub mod server;

@@ -7,11 +7,18 @@
 //! error: ...` and closes only that connection; an oversized declared length is refused at its
 //! header, before anything is allocated for it.
 //!
+//! Every command passes here on its way to [`dispatch`]: this is where a connection that has
+//! not authenticated is refused ([`Session::auth_refusal`]), where the connection's state is
+//! published for `CLIENT LIST` ([`Session::record`]), where `CLIENT REPLY OFF|SKIP` silences
+//! replies, and where the `INFO` counters are kept. A `CLIENT KILL` from another connection
+//! wakes the task, which drops its unwritten replies and closes, as Redis does.
+//!
 //! Ordering: commands of one connection on the same key take effect in order (a command waits
 //! for earlier pending commands that share a key with it); commands on different keys in one
 //! pipeline run concurrently, so another client may see them applied in a different order.
 
 use std::collections::{HashSet, VecDeque};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -21,8 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use crate::commands::{dispatch, keys_of, Ctx, Outcome};
-use crate::session::Shared;
+use crate::commands::{dispatch, keys_of, lookup, Ctx, Outcome};
+use crate::session::{Session, Shared, Stats};
 
 pub struct ListenerLimits {
     pub resp: Limits,
@@ -31,8 +38,8 @@ pub struct ListenerLimits {
     pub max_pipeline: usize,
 }
 
-/// Accepts RESP connections until shutdown. Connection tasks end when their client leaves or at
-/// shutdown.
+/// Accepts RESP connections until shutdown. Connection tasks end when their client leaves, is
+/// killed (`CLIENT KILL`), or at shutdown.
 pub async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
@@ -55,19 +62,24 @@ pub async fn run(
                         continue;
                     }
                 };
+                shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     tracing::warn!(%peer, "refusing connection: max_connections reached");
+                    shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
                     let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
                     continue;
                 };
                 let _ = socket.set_nodelay(true);
+                let local = socket.local_addr().unwrap_or_else(|_| {
+                    listener.local_addr().unwrap_or(peer)
+                });
+                // Registered here, so a client sees itself in CLIENT LIST from its first command.
+                let session = shared.new_session(peer, local, i64::from(socket.as_raw_fd()));
                 let (shared, limits, shutdown) = (shared.clone(), limits.clone(), shutdown.clone());
                 connections.spawn(async move {
-                    shared.connected_clients.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = serve(socket, &shared, &limits, shutdown).await {
+                    if let Err(e) = serve(socket, &shared, session, &limits, shutdown).await {
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
-                    shared.connected_clients.fetch_sub(1, Ordering::Relaxed);
                     drop(slot);
                 });
             }
@@ -78,22 +90,27 @@ pub async fn run(
     connections.shutdown().await;
 }
 
+/// A reply to come, and whether it is sent (`CLIENT REPLY OFF|SKIP` silence some).
+type Pending = VecDeque<(Outcome, bool)>;
+
 async fn serve(
     mut socket: TcpStream,
     shared: &Shared,
+    mut session: Session,
     limits: &ListenerLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let mut session = shared.new_session();
+    let client = session.client.clone();
+    let stats = &shared.stats;
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
-    let mut pending: VecDeque<Outcome> = VecDeque::new();
+    let mut pending: Pending = VecDeque::new();
     let mut pending_keys: HashSet<Bytes> = HashSet::new();
     loop {
         // Parse and dispatch every complete command (up to the pipeline limit).
         let mut protocol_error = None;
         let mut more_buffered = false;
-        while !session.closing {
+        while !session.closing && !client.is_killed() {
             if pending.len() >= limits.max_pipeline {
                 more_buffered = true;
                 break;
@@ -101,12 +118,29 @@ async fn serve(
             match parse_command(&mut input, &limits.resp) {
                 Ok(Some(args)) => {
                     if keys_of(&args).any(|k| pending_keys.contains(k)) {
-                        settle(&mut pending, session.protocol, &mut output).await;
+                        settle(&mut pending, session.protocol, &mut output, stats).await;
                         pending_keys.clear();
                     }
-                    pending_keys.extend(keys_of(&args).cloned());
-                    let mut ctx = Ctx::new(shared, &mut session);
-                    pending.push_back(dispatch(&mut ctx, &args));
+                    let spec = args.first().and_then(|name| lookup(name));
+                    let outcome = match session.auth_refusal(spec, args.len()) {
+                        Some(refusal) => {
+                            if let Some(spec) = spec {
+                                stats.command(spec, true);
+                            }
+                            Outcome::Now(refusal)
+                        }
+                        None => {
+                            if let Some(spec) = spec {
+                                stats.command(spec, false);
+                            }
+                            pending_keys.extend(keys_of(&args).cloned());
+                            let mut ctx = Ctx::new(shared, &mut session);
+                            dispatch(&mut ctx, &args)
+                        }
+                    };
+                    let send = session.reply.finish();
+                    pending.push_back((outcome, send));
+                    session.record(spec, &args, input.len(), input.capacity() - input.len());
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -117,13 +151,16 @@ async fn serve(
         }
         // Replies in order. The protocol of each reply is the session's after all dispatched
         // commands, which only differs from Redis when HELLO is pipelined behind other commands.
-        settle(&mut pending, session.protocol, &mut output).await;
+        settle(&mut pending, session.protocol, &mut output, stats).await;
         pending_keys.clear();
+        if client.is_killed() {
+            return Ok(());
+        }
         if let Some(e) = &protocol_error {
             e.to_frame().encode(session.protocol, &mut output);
         }
         if !output.is_empty() {
-            socket.write_all(&output).await?;
+            write(&mut socket, &output, stats).await?;
             output.clear();
         }
         if protocol_error.is_some() || session.closing {
@@ -134,7 +171,7 @@ async fn serve(
                 "ERR Protocol error: query buffer limit exceeded, closing the connection",
             );
             e.encode(session.protocol, &mut output);
-            socket.write_all(&output).await?;
+            write(&mut socket, &output, stats).await?;
             return Ok(());
         }
         if more_buffered {
@@ -145,26 +182,45 @@ async fn serve(
         }
         tokio::select! {
             read = socket.read_buf(&mut input) => {
-                if read? == 0 {
+                let read = read?;
+                if read == 0 {
                     return Ok(());
                 }
+                stats.reads_processed.fetch_add(1, Ordering::Relaxed);
+                stats.net_input_bytes.fetch_add(read as u64, Ordering::Relaxed);
             }
+            _ = client.killed() => return Ok(()),
             _ = shutdown.changed() => return Ok(()),
         }
     }
 }
 
-/// Waits for every pending reply, in order, and encodes them.
+async fn write(socket: &mut TcpStream, output: &[u8], stats: &Stats) -> std::io::Result<()> {
+    socket.write_all(output).await?;
+    stats.writes_processed.fetch_add(1, Ordering::Relaxed);
+    stats
+        .net_output_bytes
+        .fetch_add(output.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Waits for every pending reply, in order, and encodes those that are sent.
 async fn settle(
-    pending: &mut VecDeque<Outcome>,
+    pending: &mut Pending,
     protocol: kvorum_resp::Protocol,
     output: &mut BytesMut,
+    stats: &Stats,
 ) {
-    while let Some(outcome) = pending.pop_front() {
+    while let Some((outcome, send)) = pending.pop_front() {
         let frame = match outcome {
             Outcome::Now(frame) => frame,
             Outcome::Later(future) => future.await,
         };
-        frame.encode(protocol, output);
+        if let Frame::Error(message) = &frame {
+            stats.error_reply(message);
+        }
+        if send {
+            frame.encode(protocol, output);
+        }
     }
 }

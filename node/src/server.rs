@@ -15,10 +15,11 @@ use tokio::sync::watch;
 
 use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
+use crate::expiry::{self, PurgeCounters, PurgeSettings};
 use crate::handoff::{self, HandoffCounters, HandoffSettings};
 use crate::listener::{self, ListenerLimits};
 use crate::peer::{Mesh, NodeIdentity, PeerConfig};
-use crate::session::Shared;
+use crate::session::{NodeView, Shared};
 use crate::storage::hints::{HintLimits, HintStore};
 use crate::storage::{Durability, GroupCommit, MemStorage, SledStorage, Storage};
 
@@ -119,6 +120,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         config.policy().map_err(anyhow::Error::msg)?,
         config.limits.max_key_bytes,
         config.fsync.clone(),
+        NodeView::from_config(&config, {
+            let mesh = mesh.clone();
+            Box::new(move || mesh.liveness())
+        }),
     ));
     let limits = ListenerLimits {
         resp: kvorum_resp::Limits {
@@ -144,6 +149,12 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         handoff_counters,
         shutdown.clone(),
     ));
+    let purge_task = tokio::spawn(expiry::run(
+        storage.clone(),
+        PurgeSettings::default(),
+        Arc::new(PurgeCounters::default()),
+        shutdown.clone(),
+    ));
     tracing::info!(
         node = %node,
         resp = %config.resp_listen,
@@ -160,6 +171,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     tracing::info!(node = %node, "shutting down");
     let _ = listener_task.await;
     let _ = handoff_task.await;
+    let _ = purge_task.await;
     let _ = driver_task.await;
     mesh.shutdown().await;
     commit.shutdown().await.context("final fsync")?;

@@ -5,10 +5,9 @@
 //! does (see the table on [`Frame::encode`]). Numbers are formatted into a stack buffer, so
 //! encoding allocates only when `out` has to grow.
 
-use std::fmt::Write as _;
-
 use bytes::{BufMut, BytesMut};
 
+use crate::double::DoubleText;
 use crate::{Frame, Protocol};
 
 impl Frame {
@@ -144,62 +143,16 @@ fn put_member(out: &mut BytesMut, member: &Frame, proto: Protocol) {
     }
 }
 
-/// `,<value>` in RESP3, a bulk string of the same text in RESP2. The text is the shortest that
-/// parses back to the same `f64` (`{:?}`, which switches to exponent notation for very large and
-/// very small magnitudes); infinities and NaN use RESP3's `inf`, `-inf` and `nan`.
+/// `,<value>` in RESP3, a bulk string of the same text in RESP2, the text being Redis's
+/// (see `double.rs`): `3`, `1.5`, `1e+300`, `inf`, `-inf`, `nan`.
 fn put_double(out: &mut BytesMut, value: f64, resp3: bool) {
-    let mut text = StackText::default();
-    let digits: &[u8] = if value.is_nan() {
-        b"nan"
-    } else if value == f64::INFINITY {
-        b"inf"
-    } else if value == f64::NEG_INFINITY {
-        b"-inf"
-    } else if write!(text, "{value:?}").is_ok() {
-        text.as_bytes()
-    } else {
-        // Unreachable: the longest shortest-form f64 is 24 bytes. Better a valid null than a
-        // truncated number.
-        b""
-    };
-    if digits.is_empty() {
-        Frame::Null.encode(
-            if resp3 {
-                Protocol::Resp3
-            } else {
-                Protocol::Resp2
-            },
-            out,
-        );
-    } else if resp3 {
+    let text = DoubleText::new(value);
+    if resp3 {
         out.put_u8(b',');
-        out.put_slice(digits);
+        out.put_slice(text.as_bytes());
         out.put_slice(b"\r\n");
     } else {
-        put_bulk(out, digits);
-    }
-}
-
-/// A fixed buffer for formatting one number without touching the heap.
-#[derive(Default)]
-struct StackText {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl StackText {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(std::fmt::Error)?;
-        let dest = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dest.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+        put_bulk(out, text.as_bytes());
     }
 }
 
@@ -265,6 +218,12 @@ mod tests {
             ",-inf\r\n",
         );
         both(Frame::Double(f64::NAN), "$3\r\nnan\r\n", ",nan\r\n");
+        // Redis's text: whole numbers without a point, signed zero, exponents with a sign.
+        both(Frame::Double(3.0), "$1\r\n3\r\n", ",3\r\n");
+        both(Frame::Double(-0.0), "$2\r\n-0\r\n", ",-0\r\n");
+        both(Frame::Double(0.1), "$3\r\n0.1\r\n", ",0.1\r\n");
+        both(Frame::Double(1e300), "$6\r\n1e+300\r\n", ",1e+300\r\n");
+        both(Frame::Double(-1.5e-7), "$7\r\n-1.5e-7\r\n", ",-1.5e-7\r\n");
         both(Frame::Boolean(true), ":1\r\n", "#t\r\n");
         both(Frame::Boolean(false), ":0\r\n", "#f\r\n");
         both(
@@ -297,6 +256,21 @@ mod tests {
             ">1\r\n+OK\r\n",
         );
         both(Frame::array(vec![]), "*0\r\n", "*0\r\n");
+        both(Frame::map(vec![]), "*0\r\n", "%0\r\n");
+        // Nulls inside aggregates, as in MGET or HGETALL of a missing key.
+        both(
+            Frame::array(vec![Frame::Null, Frame::NullArray, Frame::Double(2.0)]),
+            "*3\r\n$-1\r\n*-1\r\n$1\r\n2\r\n",
+            "*3\r\n_\r\n_\r\n,2\r\n",
+        );
+        both(
+            Frame::map(vec![(
+                Frame::bulk("m"),
+                Frame::set(vec![Frame::Boolean(true), Frame::Double(0.5)]),
+            )]),
+            "*2\r\n$1\r\nm\r\n*2\r\n:1\r\n$3\r\n0.5\r\n",
+            "%1\r\n$1\r\nm\r\n~2\r\n#t\r\n,0.5\r\n",
+        );
         let attribute = Frame::Attribute(vec![(Frame::ok(), Frame::Null)]);
         both(attribute.clone(), "", "|1\r\n+OK\r\n_\r\n");
         both(

@@ -65,6 +65,14 @@ pub enum ProtocolError {
         /// The limit in force.
         limit: usize,
     },
+    /// A command longer on the wire than
+    /// [`Limits::max_query_bytes`](crate::Limits::max_query_bytes). Redis closes such a client
+    /// without a reply; we say why first.
+    #[error("Protocol error: query buffer limit exceeded")]
+    QueryTooLong {
+        /// The limit in force.
+        limit: usize,
+    },
     /// An inline command with an unterminated quote, or a closing quote followed by something
     /// other than a space.
     #[error("Protocol error: unbalanced quotes in request")]

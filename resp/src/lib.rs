@@ -8,16 +8,20 @@
 //! - `error.rs`: [`ProtocolError`], whose `Display` is the text the server sends as `-ERR`.
 //! - `frame.rs`: [`Frame`], one RESP value, and [`Protocol`], the dialect of a connection.
 //! - `parse.rs`: cursor helpers shared by both decoders (lines, bulk payloads, integers).
-//! - `command.rs`: [`parse_command`], the server's request decoder (arrays and inline lines).
+//! - `command.rs`: [`CommandDecoder`] and [`parse_command`], the server's request decoder
+//!   (arrays and inline lines), following Redis's request parser and its error texts.
 //! - `inline.rs`: splitting inline command lines into words, quotes included.
 //! - `decode.rs`: [`parse_frame`], the client's decoder for any RESP2/RESP3 reply.
 //! - `encode.rs`: [`Frame::encode`] for either protocol, and [`encode_command`].
+//! - `double.rs`: the text of a double reply, as Redis writes it (`3`, `1.5`, `inf`).
 //!
 //! # Design
 //!
 //! **Sans-IO.** Decoders take the connection's `BytesMut` read buffer and either consume one
 //! complete command or frame from its front, or return `Ok(None)` and leave it alone until more
-//! bytes arrive. Pipelining is just calling again. Nothing here touches a socket.
+//! bytes arrive. Pipelining is just calling again. Nothing here touches a socket. A server keeps
+//! one [`CommandDecoder`] per connection, which remembers how much of a partly arrived command
+//! it has already checked, so a command trickling in over many reads costs linear time.
 //!
 //! **Zero-copy.** Payloads are never copied: once a command or frame is known to be complete,
 //! its bytes are split off the buffer and frozen (`BytesMut::split_to(..).freeze()`), and each
@@ -42,16 +46,16 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use kvorum_resp::{encode_command, parse_command, Frame, Limits, Protocol};
+//! use kvorum_resp::{encode_command, CommandDecoder, Frame, Limits, Protocol};
 //!
-//! let limits = Limits::default();
+//! let mut decoder = CommandDecoder::new(Limits::default()); // one per connection
 //! let mut read_buf = BytesMut::new();
 //! encode_command(&[b"ECHO", b"hi"], &mut read_buf);
 //! read_buf.extend_from_slice(b"PING\r\n*1\r\n$4\r\nPI"); // inline, then half a command
 //!
 //! let mut write_buf = BytesMut::new();
 //! loop {
-//!     match parse_command(&mut read_buf, &limits) {
+//!     match decoder.decode(&mut read_buf) {
 //!         // `args` is never empty; the rest came from the network, so no indexing.
 //!         Ok(Some(args)) => {
 //!             let reply = match (args.first(), args.get(1)) {
@@ -77,6 +81,7 @@
 
 mod command;
 mod decode;
+mod double;
 mod encode;
 mod error;
 mod frame;
@@ -84,12 +89,12 @@ mod inline;
 mod limits;
 mod parse;
 
-pub use command::parse_command;
+pub use command::{parse_command, CommandDecoder};
 pub use decode::parse_frame;
 pub use encode::encode_command;
 pub use error::ProtocolError;
 pub use frame::{Frame, Protocol};
 pub use limits::{
     Limits, DEFAULT_MAX_ARRAY_LEN, DEFAULT_MAX_BULK_BYTES, DEFAULT_MAX_INLINE_BYTES,
-    DEFAULT_MAX_NESTING_DEPTH,
+    DEFAULT_MAX_NESTING_DEPTH, DEFAULT_MAX_QUERY_BYTES,
 };

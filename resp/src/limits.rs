@@ -12,9 +12,11 @@ pub const DEFAULT_MAX_ARRAY_LEN: usize = 1024 * 1024;
 pub const DEFAULT_MAX_NESTING_DEPTH: usize = 32;
 /// Default for [`Limits::max_inline_bytes`]: 64 KiB, Redis's `PROTO_INLINE_MAX_SIZE`.
 pub const DEFAULT_MAX_INLINE_BYTES: usize = 64 * 1024;
+/// Default for [`Limits::max_query_bytes`]: 1 GiB, like Redis's `client-query-buffer-limit`.
+pub const DEFAULT_MAX_QUERY_BYTES: usize = 1024 * 1024 * 1024;
 
-/// Limits enforced by [`parse_command`](crate::parse_command) and
-/// [`parse_frame`](crate::parse_frame).
+/// Limits enforced by [`CommandDecoder`](crate::CommandDecoder),
+/// [`parse_command`](crate::parse_command) and [`parse_frame`](crate::parse_frame).
 ///
 /// The node takes these from its configuration; the defaults match what Redis accepts so that
 /// well-behaved clients never notice them.
@@ -31,6 +33,14 @@ pub struct Limits {
     /// Longest line without its terminator: a whole inline command, or a RESP header or simple
     /// line (`*3`, `$5`, `+OK`, `:42`) including its type byte.
     pub max_inline_bytes: usize,
+    /// Largest whole command on the wire, from its `*` to its last CRLF. The bulk and array
+    /// limits bound each part; this bounds their product, which for the defaults would be far
+    /// beyond any memory. It is checked at every bulk header (header, payload and CRLF must
+    /// fit), so a command that cannot fit fails before the bytes that would overflow it are
+    /// sent. Only [`parse_command`](crate::parse_command) and
+    /// [`CommandDecoder`](crate::CommandDecoder) use it; inline commands are bounded by
+    /// `max_inline_bytes` instead.
+    pub max_query_bytes: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +50,7 @@ impl Default for Limits {
             max_array_len: DEFAULT_MAX_ARRAY_LEN,
             max_nesting_depth: DEFAULT_MAX_NESTING_DEPTH,
             max_inline_bytes: DEFAULT_MAX_INLINE_BYTES,
+            max_query_bytes: DEFAULT_MAX_QUERY_BYTES,
         }
     }
 }

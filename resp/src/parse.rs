@@ -110,6 +110,21 @@ pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
     Some(value)
 }
 
+/// Parses a decimal `i64` in its one canonical spelling, as Redis's request parser does: an
+/// optional `-`, then `0` alone or digits without a leading zero. So `+1`, `01` and `-0` are
+/// refused, as Redis refuses them in `*` and `$` headers of commands.
+///
+/// Replies are read with the more lenient [`parse_int`]: a client should accept what any
+/// server writes, a server need accept only what clients write.
+pub(crate) fn parse_canonical_int(text: &[u8]) -> Option<i64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    match digits {
+        [b'0'] if digits.len() == text.len() => Some(0),
+        [b'1'..=b'9', ..] => parse_int(text),
+        _ => None,
+    }
+}
+
 /// Parses a declared length: `Ok(None)` for `-1` (a RESP2 null), the length otherwise.
 ///
 /// Any other negative number, garbage, or overflow is `invalid`.
@@ -162,6 +177,29 @@ mod tests {
             b"1.5",
         ] {
             assert_eq!(parse_int(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_integers_have_one_spelling() {
+        assert_eq!(parse_canonical_int(b"0"), Some(0));
+        assert_eq!(parse_canonical_int(b"7"), Some(7));
+        assert_eq!(parse_canonical_int(b"-10"), Some(-10));
+        assert_eq!(parse_canonical_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_canonical_int(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"01",
+            b"00",
+            b"-0",
+            b"-01",
+            b"1 ",
+            b"1a",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(parse_canonical_int(bad), None, "{bad:?}");
         }
     }
 

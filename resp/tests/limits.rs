@@ -10,6 +10,7 @@ fn small() -> Limits {
         max_array_len: 8,
         max_nesting_depth: 4,
         max_inline_bytes: 64,
+        max_query_bytes: 4096,
     }
 }
 
@@ -28,6 +29,75 @@ fn defaults_match_redis() {
     assert_eq!(limits.max_array_len, 1_048_576);
     assert_eq!(limits.max_nesting_depth, 32);
     assert_eq!(limits.max_inline_bytes, 64 * 1024);
+    assert_eq!(limits.max_query_bytes, 1024 * 1024 * 1024);
+}
+
+#[test]
+fn a_command_over_the_query_limit_fails_at_the_header_that_shows_it() {
+    let limits = small();
+    // Four arguments of 1000 bytes: 4 + 4 × (7 + 1000 + 2) = 4040 bytes, within 4096.
+    let mut input = b"*5\r\n".to_vec();
+    for _ in 0..4 {
+        input.extend_from_slice(b"$1000\r\n");
+        input.extend(vec![b'v'; 1000]);
+        input.extend_from_slice(b"\r\n");
+    }
+    assert_eq!(command(&input, &limits), Ok(None));
+    // The fifth would end at 4040 + 7 + 1000 + 2 > 4096: refused before its payload is sent.
+    input.extend_from_slice(b"$1000\r\n");
+    let error = ProtocolError::QueryTooLong { limit: 4096 };
+    assert_eq!(command(&input, &limits), Err(error.clone()));
+    assert_eq!(
+        error.to_string(),
+        "Protocol error: query buffer limit exceeded"
+    );
+    // A short fifth argument fits.
+    input.truncate(input.len() - 7);
+    input.extend_from_slice(b"$49\r\n");
+    input.extend(vec![b'v'; 49]);
+    input.extend_from_slice(b"\r\n");
+    assert_eq!(input.len(), 4096);
+    assert!(matches!(command(&input, &limits), Ok(Some(args)) if args.len() == 5));
+}
+
+#[test]
+fn the_query_limit_counts_headers_and_terminators_too() {
+    // A lone bulk within the bulk limit still fails when the command around it cannot fit:
+    // `*1\r\n$1000\r\n` + 1000 + `\r\n` is 1013 bytes.
+    let limits = Limits {
+        max_query_bytes: 1012,
+        ..Limits::default()
+    };
+    assert_eq!(
+        command(b"*1\r\n$1000\r\n", &limits),
+        Err(ProtocolError::QueryTooLong { limit: 1012 })
+    );
+    let limits = Limits {
+        max_query_bytes: 1013,
+        ..limits
+    };
+    assert_eq!(command(b"*1\r\n$1000\r\n", &limits), Ok(None));
+    // Empty commands and inline lines are bounded by other limits.
+    assert_eq!(
+        command(
+            b"*0\r\n",
+            &Limits {
+                max_query_bytes: 0,
+                ..limits
+            }
+        ),
+        Ok(None)
+    );
+    assert!(matches!(
+        command(
+            b"PING\r\n",
+            &Limits {
+                max_query_bytes: 0,
+                ..limits
+            }
+        ),
+        Ok(Some(_))
+    ));
 }
 
 #[test]

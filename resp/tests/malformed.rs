@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use kvorum_resp::{parse_command, parse_frame, Frame, Limits, ProtocolError};
+use kvorum_resp::{parse_command, parse_frame, CommandDecoder, Frame, Limits, ProtocolError};
 use proptest::prelude::*;
 
 fn command(input: &[u8]) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -30,6 +30,13 @@ fn malformed_commands() {
         (b"*1\r\n$abc\r\n", InvalidBulkLength),
         (b"*1\r\n$-1\r\n", InvalidBulkLength),
         (b"*1\r\n$-5\r\n", InvalidBulkLength),
+        // Redis's `string2ll`: one spelling per number.
+        (b"*+1\r\n", InvalidMultibulkLength),
+        (b"*01\r\n", InvalidMultibulkLength),
+        (b"*-0\r\n", InvalidMultibulkLength),
+        (b"*1\r\n$+1\r\n", InvalidBulkLength),
+        (b"*1\r\n$01\r\n", InvalidBulkLength),
+        (b"*1\r\n$-0\r\n", InvalidBulkLength),
         (b"*1\r\n$\r\n", InvalidBulkLength),
         (b"*1\r\n$3.0\r\n", InvalidBulkLength),
         // Integer overflow in a length.
@@ -127,14 +134,15 @@ fn errors_come_before_the_rest_of_the_frame() {
 fn some_limits() -> impl Strategy<Value = Limits> {
     prop_oneof![
         Just(Limits::default()),
-        (0usize..8, 0usize..4, 0usize..4, 0usize..24).prop_map(|(bulk, array, depth, line)| {
-            Limits {
+        (0usize..8, 0usize..4, 0usize..4, 0usize..24, 0usize..64).prop_map(
+            |(bulk, array, depth, line, query)| Limits {
                 max_bulk_bytes: bulk,
                 max_array_len: array,
                 max_nesting_depth: depth,
                 max_inline_bytes: line,
+                max_query_bytes: query,
             }
-        }),
+        ),
     ]
 }
 
@@ -165,6 +173,44 @@ proptest! {
                 }
                 Err(_) => break,
             }
+        }
+    }
+
+    #[test]
+    fn a_connection_s_decoder_agrees_with_parse_command_under_any_limits(
+        input in common::hostile_input(),
+        limits in some_limits(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut whole = BytesMut::from(&input[..]);
+        let mut stateless = Vec::new();
+        let stateless_end = loop {
+            match parse_command(&mut whole, &limits) {
+                Ok(Some(args)) => stateless.push(args),
+                Ok(None) => break Ok(whole.to_vec()),
+                Err(error) => break Err(error),
+            }
+        };
+        let (decoded, end) = common::serve(&input, &cuts, limits);
+        prop_assert_eq!(decoded, stateless);
+        prop_assert_eq!(end, stateless_end);
+    }
+
+    #[test]
+    fn a_decoder_never_panics_when_its_buffer_is_swapped(
+        first in common::hostile_input(),
+        second in common::hostile_input(),
+        limits in some_limits(),
+    ) {
+        // Against the contract, but it must still end in a command or an error, not a panic.
+        let mut decoder = CommandDecoder::new(limits);
+        let mut buf = BytesMut::from(&first[..]);
+        while let Ok(Some(_)) = decoder.decode(&mut buf) {}
+        let mut buf = BytesMut::from(&second[..]);
+        while let Ok(Some(args)) = decoder.decode(&mut buf) {
+            prop_assert!(!args.is_empty());
         }
     }
 

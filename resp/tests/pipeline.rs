@@ -1,11 +1,13 @@
 //! Pipelining: many commands or replies in one read, and any command split across reads at
-//! any byte, decode exactly as if they had arrived whole.
+//! any byte, decode exactly as if they had arrived whole. Split commands go through one
+//! `CommandDecoder` for the connection, as a server reads them; whole ones through the
+//! stateless `parse_command`, so each test also checks that the two agree.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use common::{encode_all, reply};
+use common::{encode_all, inline_command, reply, serve};
 use kvorum_resp::{
     encode_command, parse_command, parse_frame, Frame, Limits, Protocol, ProtocolError,
 };
@@ -28,18 +30,13 @@ fn drain_frames(buf: &mut BytesMut, out: &mut Vec<Frame>) -> Result<(), Protocol
     Ok(())
 }
 
-/// Feeds `input` in pieces cut at `cuts` (sorted offsets), draining after each piece.
+/// Feeds `input` in pieces cut at `cuts` (sorted offsets) to one decoder, draining after each
+/// piece; every byte must be used.
 fn commands_in_pieces(input: &[u8], cuts: &[usize]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let mut from = 0;
-    for &cut in cuts.iter().chain([&input.len()]) {
-        buf.extend_from_slice(&input[from..cut]);
-        from = cut;
-        drain_commands(&mut buf, &mut out)?;
-    }
-    assert!(buf.is_empty(), "left over: {buf:?}");
-    Ok(out)
+    let (commands, end) = serve(input, cuts, Limits::default());
+    let left = end?;
+    assert!(left.is_empty(), "left over: {left:?}");
+    Ok(commands)
 }
 
 fn frames_in_pieces(input: &[u8], cuts: &[usize]) -> Result<Vec<Frame>, ProtocolError> {
@@ -55,20 +52,15 @@ fn frames_in_pieces(input: &[u8], cuts: &[usize]) -> Result<Vec<Frame>, Protocol
     Ok(out)
 }
 
-/// Everything a server would see from `input` arriving in pieces cut at `cuts`: the commands
-/// decoded, then either the error that ended the connection or the bytes still waiting.
-fn outcome(input: &[u8], cuts: &[usize]) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
-    let mut buf = BytesMut::new();
+/// Everything a server sees of `input` arriving whole, decoded without memory between calls:
+/// the commands, then either the error that ended the connection or the bytes still waiting.
+fn stateless_outcome(input: &[u8]) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
+    let mut buf = BytesMut::from(input);
     let mut out = Vec::new();
-    let mut from = 0;
-    for &cut in cuts.iter().chain([&input.len()]) {
-        buf.extend_from_slice(&input[from..cut]);
-        from = cut;
-        if let Err(error) = drain_commands(&mut buf, &mut out) {
-            return (out, Err(error));
-        }
+    match drain_commands(&mut buf, &mut out) {
+        Ok(()) => (out, Ok(buf.to_vec())),
+        Err(error) => (out, Err(error)),
     }
-    (out, Ok(buf.to_vec()))
 }
 
 /// The same for a client reading replies.
@@ -156,6 +148,70 @@ fn ten_thousand_pipelined_commands() {
 }
 
 #[test]
+fn any_input_split_at_every_byte_gives_the_same_outcome() {
+    // Broken sessions too: the error, and the commands before it, do not depend on the reads.
+    let inputs: [&[u8]; 4] = [
+        b"PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\nfooz\r\n",
+        b"*1\r\n$4\r\nPING\r\nset \"\"\"k\"\"\" v\r\nPING\r\n",
+        b"*-10\r\n\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$-10\r\n",
+        b"ECHO 'a b'\n*2\r\n$4\r\nECHO\r\n$2\r\nabc\r\n",
+    ];
+    for input in inputs {
+        let whole = stateless_outcome(input);
+        assert!(whole.1.is_err(), "{whole:?}");
+        for cut in 0..=input.len() {
+            assert_eq!(
+                serve(input, &[cut], Limits::default()),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let every: Vec<usize> = (1..input.len()).collect();
+        assert_eq!(serve(input, &every, Limits::default()), whole);
+    }
+}
+
+#[test]
+fn thousands_of_mixed_commands_in_packet_sized_reads() {
+    // Inline and array commands back to back, read 1400 bytes at a time like TCP segments, so
+    // that commands straddle the reads everywhere.
+    let mut input = BytesMut::new();
+    let mut want = Vec::new();
+    for i in 0..5_000 {
+        let key = format!("key:{i}");
+        let value = "v".repeat(i % 97);
+        let args: [&[u8]; 3] = [b"SET", key.as_bytes(), value.as_bytes()];
+        match i % 3 {
+            0 => inline_command(&args, &mut input),
+            1 => input.extend_from_slice(format!("SET {key} \"{value}\"\n").as_bytes()),
+            _ => encode_command(&args, &mut input),
+        }
+        want.push(words(&["SET", &key, &value]));
+    }
+    let cuts: Vec<usize> = (1400..input.len()).step_by(1400).collect();
+    assert_eq!(commands_in_pieces(&input, &cuts), Ok(want));
+}
+
+#[test]
+fn a_command_with_tens_of_thousands_of_arguments() {
+    // Redis's "test large number of args": MSET of 10001 pairs, here also trickled in small reads.
+    let mut args: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+    for _ in 0..10_000 {
+        args.push(b"k".to_vec());
+        args.push(b"v".to_vec());
+    }
+    args.push(b"{k}2".to_vec());
+    args.push(b"v2".to_vec());
+    let slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    let mut input = BytesMut::new();
+    encode_command(&slices, &mut input);
+    let want: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
+    let cuts: Vec<usize> = (16..input.len()).step_by(16).collect();
+    assert_eq!(commands_in_pieces(&input, &cuts), Ok(vec![want.clone()]));
+    assert_eq!(commands_in_pieces(&input, &[]), Ok(vec![want]));
+}
+
+#[test]
 fn a_reply_split_at_every_byte_decodes_the_same() {
     let replies = [
         Frame::Array(vec![
@@ -203,6 +259,30 @@ proptest! {
     }
 
     #[test]
+    fn random_inline_and_array_commands_survive_random_splits(
+        commands in vec((vec(vec(any::<u8>(), 0..12), 1..5), any::<bool>()), 1..8),
+        cuts in vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut input = BytesMut::new();
+        for (args, inline) in &commands {
+            let slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            if *inline {
+                inline_command(&slices, &mut input);
+            } else {
+                encode_command(&slices, &mut input);
+            }
+        }
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        cuts.sort_unstable();
+        let want: Vec<Vec<Bytes>> = commands
+            .into_iter()
+            .map(|(args, _)| args.into_iter().map(Bytes::from).collect())
+            .collect();
+        prop_assert_eq!(commands_in_pieces(&input, &cuts), Ok(want.clone()));
+        prop_assert_eq!(stateless_outcome(&input), (want, Ok(Vec::new())));
+    }
+
+    #[test]
     fn random_replies_survive_random_splits(
         frames in vec(reply(4), 1..5),
         cuts in vec(any::<prop::sample::Index>(), 0..4),
@@ -224,7 +304,9 @@ proptest! {
         cut in any::<prop::sample::Index>(),
     ) {
         let cut = cut.index(input.len() + 1);
-        prop_assert_eq!(outcome(&input, &[cut]), outcome(&input, &[]));
+        let whole = stateless_outcome(&input);
+        prop_assert_eq!(&serve(&input, &[cut], Limits::default()), &whole);
+        prop_assert_eq!(&serve(&input, &[], Limits::default()), &whole);
         let (split, split_end) = frame_outcome(&input, &[cut]);
         let (whole, whole_end) = frame_outcome(&input, &[]);
         prop_assert_eq!(split_end, whole_end);

@@ -28,7 +28,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::Bytes;
 use kvorum_ring::{Layout, NodeId, PartitionId};
 
 use crate::hlc::Hlc;
@@ -36,6 +35,7 @@ use crate::io::{Mutation, Now, Outputs, StorageOp, StorageResult, StorageToken};
 use crate::level::Mode;
 use crate::message::{Command, Key, Message, OpId, Reply, Request, RequestId};
 use crate::object::Object;
+use crate::op::{Op, Outcome};
 use forward::{forward_next, ForwardMemory};
 
 mod forward;
@@ -75,7 +75,7 @@ enum Kind {
         write_back: Option<WriteBack>,
     },
     Learn {
-        value: Option<Bytes>,
+        op: Option<Op>,
         unreached: Vec<NodeId>,
         /// The other reachable primaries, written to after learning.
         targets: Vec<NodeId>,
@@ -100,7 +100,8 @@ enum Kind {
         durable_acks: usize,
         /// How many durable acknowledgements the request needs (DW).
         dw: usize,
-        existed: bool,
+        /// What the op answers, once the local replica applied it.
+        outcome: Outcome,
         /// Whether a primary that fails to acknowledge gets a hint (not for handoffs).
         hint_on_failure: bool,
     },
@@ -253,8 +254,8 @@ impl Coordinator {
         // A SETCTX write replaces exactly what its context saw, so it only learns in `strong`.
         let learns = match request.command {
             Command::Get => false,
-            Command::PutSeen { .. } => strong,
-            Command::Put { .. } | Command::Delete => level.mode != Mode::Eventual,
+            Command::Write(Op::SetSeen { .. }) => strong,
+            Command::Write(_) => level.mode != Mode::Eventual,
         };
         let is_write = request.command.is_write();
         let needed = if is_write { level.w } else { level.r };
@@ -292,10 +293,9 @@ impl Coordinator {
             .copied()
             .filter(|&p| p != view.node)
             .collect();
-        let (value, seen) = match &request.command {
-            Command::Put { value } => (Some(value.clone()), None),
-            Command::PutSeen { value, seen } => (Some(value.clone()), Some(seen.clone())),
-            Command::Get | Command::Delete => (None, None),
+        let write_op = match &request.command {
+            Command::Write(op) => Some(op.clone()),
+            Command::Get => None,
         };
         let (needed, kind) = match &request.command {
             Command::Get => {
@@ -314,7 +314,7 @@ impl Coordinator {
             _ if is_primary && learns => {
                 self.fetch_from(out, op, &key, partition, &reachable);
                 let kind = Kind::Learn {
-                    value,
+                    op: write_op,
                     unreached,
                     targets: others,
                     pending: reachable.into_iter().collect(),
@@ -325,17 +325,11 @@ impl Coordinator {
                 };
                 (level.r, kind)
             }
-            _ if is_primary => {
-                let ts = self.hlc.now(now.wall_ms);
-                let node = view.node;
-                let mutation = match seen {
-                    Some(seen) => Mutation::PutSeen {
-                        node,
-                        seen,
-                        value,
-                        ts,
-                    },
-                    None => Mutation::Put { node, value, ts },
+            Command::Write(write) if is_primary => {
+                let mutation = Mutation::Apply {
+                    node: view.node,
+                    ts: self.hlc.now(now.wall_ms),
+                    op: write.clone(),
                 };
                 let token = out.storage(key.clone(), partition, StorageOp::Apply(mutation));
                 self.storage.insert(token, op);
@@ -347,7 +341,7 @@ impl Coordinator {
                     acks: 0,
                     durable_acks: 0,
                     dw: level.dw,
-                    existed: false,
+                    outcome: Outcome::Done,
                     hint_on_failure: true,
                 };
                 (needed, kind)
@@ -422,11 +416,22 @@ impl Coordinator {
                     pending,
                     acks,
                     durable_acks,
-                    existed,
+                    outcome: answer,
                     ..
                 },
-                StorageResult::Applied { previous, current },
+                StorageResult::Applied {
+                    current,
+                    changed,
+                    outcome,
+                },
             ) => {
+                if !changed {
+                    // A condition was false, or the key already was this way: nothing to
+                    // replicate, and the answer is known.
+                    self.finish(out, op, Reply::Written { outcome });
+                    return true;
+                }
+                *answer = outcome;
                 pending.clear();
                 *acks = 1;
                 *durable_acks = usize::from(self.durable_writes);
@@ -453,8 +458,6 @@ impl Coordinator {
                     };
                     out.storage(operation.key.clone(), operation.partition, hint);
                 }
-                // A strong write already knows from the majority it learned from.
-                *existed |= previous.as_ref().and_then(Object::value).is_some();
                 for &target in targets.iter() {
                     out.send(
                         target,
@@ -476,6 +479,9 @@ impl Coordinator {
                 },
             ) => {
                 self.finish(out, op, Reply::Failed { reason });
+            }
+            (Kind::Write { .. }, StorageResult::Refused(error)) => {
+                self.finish(out, op, Reply::Refused(error));
             }
             (Kind::Write { .. }, _) => {
                 let needed = operation.needed;
@@ -505,6 +511,8 @@ impl Coordinator {
             | Message::Store { .. }
             | Message::StoreHint { .. }
             | Message::Forward { .. } => {}
+            // Listings are the node's (they only read storage).
+            Message::List { .. } | Message::Listed { .. } => {}
         }
     }
 

@@ -8,6 +8,7 @@ use super::{Coordinator, Kind, Operation, Origin};
 use crate::io::{Mutation, Now, Outputs, StorageOp};
 use crate::message::{Key, Message, OpId, Reply};
 use crate::object::Object;
+use crate::op::Outcome;
 
 impl Coordinator {
     /// `quorum` / `strong` write: the current state is learned from R replicas; write over it.
@@ -19,7 +20,7 @@ impl Coordinator {
             return;
         };
         let Kind::Learn {
-            value,
+            op: write_op,
             unreached,
             targets,
             merged,
@@ -34,12 +35,14 @@ impl Coordinator {
         // The clock has observed every fetched version, so this timestamp orders after them.
         let ts = self.hlc.now(now.wall_ms);
         let seen = merged.take().unwrap_or_default();
-        let existed = seen.value().is_some();
-        let mutation = Mutation::PutAfter {
+        let Some(write_op) = write_op.take() else {
+            return;
+        };
+        let mutation = Mutation::ApplyAfter {
             seen,
             node: self.node,
-            value: value.take(),
             ts,
+            op: write_op,
         };
         let token = out.storage(
             operation.key.clone(),
@@ -56,7 +59,7 @@ impl Coordinator {
             acks: 0,
             durable_acks: 0,
             dw,
-            existed,
+            outcome: Outcome::Done,
             hint_on_failure: true,
         };
     }
@@ -118,7 +121,7 @@ impl Coordinator {
                     acks,
                     durable_acks,
                     dw,
-                    existed,
+                    outcome,
                     ..
                 },
             needed,
@@ -129,8 +132,8 @@ impl Coordinator {
         };
         let (acks, needed) = (*acks, *needed);
         if acks >= needed && *durable_acks >= *dw {
-            let existed = *existed;
-            self.finish(out, op, Reply::Written { existed });
+            let outcome = outcome.clone();
+            self.finish(out, op, Reply::Written { outcome });
         } else if acks + pending.len() < needed || durable_acks + pending.len() < *dw {
             // The local write happened, so this is not a definite failure.
             self.finish(out, op, Reply::Timeout { acks, needed });
@@ -180,7 +183,7 @@ impl Coordinator {
             acks: 0,
             durable_acks: 0,
             dw: 0,
-            existed: false,
+            outcome: Outcome::Done,
             hint_on_failure: false,
         };
         let deadline_ms = now.mono_ms.saturating_add(timeout_ms);

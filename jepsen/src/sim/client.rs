@@ -3,7 +3,7 @@
 //! types change, this file is the one to adapt.
 
 use bytes::Bytes;
-use kvorum_consistency::{Command, Consistency, Key, Preset, Reply, Request};
+use kvorum_consistency::{Command, Consistency, Key, Op, Preset, Reply, Request};
 use kvorum_ring::NamespaceId;
 
 use crate::history::OpOutcome;
@@ -53,9 +53,7 @@ pub fn request(key_name: &str, command: ClientCommand, level: Level, timeout_ms:
         key: key(key_name),
         command: match command {
             ClientCommand::Read => Command::Get,
-            ClientCommand::Write(v) => Command::Put {
-                value: encode_value(v),
-            },
+            ClientCommand::Write(v) => Command::Write(Op::set(encode_value(v))),
         },
         consistency: level.consistency(),
         timeout_ms,
@@ -92,7 +90,7 @@ pub struct Completion {
 pub fn classify(reply: &Reply) -> OpOutcome {
     match reply {
         Reply::Value(_) | Reply::Written { .. } => OpOutcome::Ok,
-        Reply::Unavailable { .. } | Reply::Failed { .. } => OpOutcome::Fail,
+        Reply::Unavailable { .. } | Reply::Failed { .. } | Reply::Refused(_) => OpOutcome::Fail,
         Reply::Timeout { .. } => OpOutcome::Info,
     }
 }
@@ -115,6 +113,7 @@ pub fn complete(reply: &Reply) -> Completion {
         }
         Reply::Timeout { acks, needed } => format!("timeout(acks={acks},needed={needed})"),
         Reply::Failed { reason } => format!("failed({reason})"),
+        Reply::Refused(error) => format!("refused({error})"),
     };
     Completion {
         outcome,
@@ -154,6 +153,9 @@ mod tests {
             }),
             OpOutcome::Fail
         );
-        assert_eq!(classify(&Reply::Written { existed: false }), OpOutcome::Ok);
+        let written = Reply::Written {
+            outcome: kvorum_consistency::Outcome::Done,
+        };
+        assert_eq!(classify(&written), OpOutcome::Ok);
     }
 }

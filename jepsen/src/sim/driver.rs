@@ -3,7 +3,7 @@
 //! replies to whoever waits, and running hinted handoff.
 
 use kvorum_consistency::{
-    Core, Message, Mutation, Reply, StorageOp, StorageRequest, StorageResult, Transmit,
+    Core, Message, Mutation, Op, Outcome, Reply, StorageOp, StorageRequest, StorageResult, Transmit,
 };
 
 use super::client;
@@ -218,9 +218,18 @@ impl Sim {
                 return;
             }
             StorageOp::Apply(mutation) => {
-                let previous = self.nodes[node].storage.get(&key).cloned();
-                let current = mutation.apply(previous.as_ref());
-                self.nodes[node].storage.put(&key, current.clone());
+                let applied = match mutation.apply(self.nodes[node].storage.get(&key)) {
+                    Ok(applied) => applied,
+                    Err(refused) => {
+                        let result = StorageResult::Refused(refused);
+                        self.nodes[node].unsynced.push((req.token, result));
+                        return;
+                    }
+                };
+                let current = applied.object;
+                if applied.changed {
+                    self.nodes[node].storage.put(&key, current.clone());
+                }
                 self.note(|| {
                     format!(
                         "apply n{} {} -> {}",
@@ -229,8 +238,14 @@ impl Sim {
                         trace::object(&current)
                     )
                 });
-                if let Mutation::Put { value: Some(v), .. }
-                | Mutation::PutAfter { value: Some(v), .. } = &mutation
+                if let Mutation::Apply {
+                    op: Op::Set { value: v, .. },
+                    ..
+                }
+                | Mutation::ApplyAfter {
+                    op: Op::Set { value: v, .. },
+                    ..
+                } = &mutation
                 {
                     if let (Some(value), Some(s)) = (
                         client::decode_value(v),
@@ -242,9 +257,12 @@ impl Sim {
                         self.minted.entry(value).or_insert(s.dot);
                     }
                 }
-                self.nodes[node]
-                    .unsynced
-                    .push((req.token, StorageResult::Applied { previous, current }));
+                let result = StorageResult::Applied {
+                    current,
+                    changed: applied.changed,
+                    outcome: applied.outcome,
+                };
+                self.nodes[node].unsynced.push((req.token, result));
             }
             StorageOp::Hint { target, object } => {
                 self.nodes[node]
@@ -253,8 +271,9 @@ impl Sim {
                 self.nodes[node].unsynced.push((
                     req.token,
                     StorageResult::Applied {
-                        previous: None,
                         current: object,
+                        changed: true,
+                        outcome: Outcome::Done,
                     },
                 ));
             }

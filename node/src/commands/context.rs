@@ -12,7 +12,7 @@
 //! policy it shows only the winning sibling.
 
 use bytes::Bytes;
-use kvorum_consistency::{Command, Conflict, Reply, VersionVector};
+use kvorum_consistency::{Command, Conflict, Op, Reply, VersionVector};
 use kvorum_resp::Frame;
 
 use super::reply::{combine_writes, error_of};
@@ -64,10 +64,10 @@ pub fn setctx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         Some(Err(e)) => return Frame::error(format!("ERR invalid causal context: {e}")).into(),
         None => return Frame::error("ERR invalid causal context: not text").into(),
     };
-    let write = Command::PutSeen {
+    let write = Command::Write(Op::SetSeen {
         value: args[3].clone(),
         seen,
-    };
+    });
     requests(ctx, [(&args[1], write)], |replies, timeout_ms| {
         combine_writes("SETCTX", &replies, timeout_ms).unwrap_or_else(Frame::ok)
     })

@@ -17,11 +17,16 @@
 mod connection;
 mod consistency;
 mod context;
+mod counters;
 mod keys;
+mod keyspace;
+mod pattern;
 mod replica;
 mod reply;
 mod server;
 mod strings;
+mod ttl;
+mod view;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,10 +34,13 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use kvorum_consistency::{Command, Reply, Spec};
+use kvorum_consistency::{Command, Consistency, Key, Level, Reply, Request, Spec};
 use kvorum_resp::Frame;
+use kvorum_ring::NamespaceId;
 
+use crate::driver::{DriverHandle, Work};
 use crate::session::{Session, Shared};
+pub use reply::{done, Done};
 
 /// The reply of one command, now or later.
 pub enum Outcome {
@@ -100,6 +108,9 @@ static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
     strings::COMMANDS,
+    counters::COMMANDS,
+    ttl::COMMANDS,
+    keyspace::COMMANDS,
     keys::COMMANDS,
     consistency::COMMANDS,
     context::COMMANDS,
@@ -139,7 +150,110 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     (spec.handler)(ctx, args)
 }
 
-/// The common shape of every data command: check each key against the size limit, queue one
+/// Where a command's requests go and with which consistency: resolved once per command from
+/// the connection's settings, cheap to clone into the reply's future for commands that issue
+/// requests in steps (`RENAME`, `SMOVE`, `MSETNX`).
+#[derive(Clone)]
+pub struct Submitter {
+    driver: DriverHandle,
+    ns: NamespaceId,
+    level: Level,
+    timeout_ms: u64,
+    max_key_bytes: usize,
+}
+
+impl Submitter {
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms
+    }
+
+    /// The same submitter for another namespace (`FLUSHALL`).
+    pub fn with_namespace(&self, ns: NamespaceId) -> Submitter {
+        Submitter { ns, ..self.clone() }
+    }
+
+    /// A page of this namespace's live keys from `from_hash` (see [`crate::keyspace`]), within
+    /// the request timeout.
+    pub async fn list(
+        &self,
+        from_hash: u64,
+        limit: u32,
+    ) -> Result<kvorum_consistency::KeyPage, String> {
+        let timeout = std::time::Duration::from_millis(self.timeout_ms);
+        match tokio::time::timeout(timeout, self.driver.list(self.ns, from_hash, limit)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "TIMEOUT the replicas did not list their keys within {} ms",
+                self.timeout_ms
+            )),
+        }
+    }
+
+    /// Checks a key against the size limit.
+    pub fn check_key(&self, key: &[u8]) -> Result<(), Frame> {
+        if key.len() > self.max_key_bytes {
+            return Err(Frame::error(format!(
+                "ERR key is too large ({} bytes, the limit is {} bytes)",
+                key.len(),
+                self.max_key_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Queues a request for the replication driver right away (so the requests of a pipeline
+    /// run concurrently) and returns its reply's future.
+    pub fn submit(
+        &self,
+        key: &Bytes,
+        command: Command,
+    ) -> impl Future<Output = Reply> + Send + 'static {
+        let request = Request {
+            key: Key {
+                ns: self.ns,
+                key: key.to_vec(),
+            },
+            command,
+            consistency: Consistency::Explicit(self.level),
+            timeout_ms: self.timeout_ms,
+        };
+        let queued = self.driver.try_submit(Work::Request(request));
+        async move {
+            match queued.await {
+                Ok(rx) => rx.await.unwrap_or(Reply::Failed {
+                    reason: "the node is shutting down".into(),
+                }),
+                Err(_) => Reply::Failed {
+                    reason: "the node is shutting down".into(),
+                },
+            }
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// The submitter of this command: the namespace of the connection, its consistency (or the
+    /// per-command one of `WITH`) resolved against the namespace's policy.
+    pub fn submitter(&self) -> Result<Submitter, Frame> {
+        let spec = match &self.command_spec {
+            Some(spec) => spec.or(&self.session.consistency),
+            None => self.session.consistency.clone(),
+        };
+        let (level, timeout_ms) = self
+            .shared
+            .resolve(&spec)
+            .map_err(|e| Frame::error(format!("ERR {e}")))?;
+        Ok(Submitter {
+            driver: self.shared.driver.clone(),
+            ns: self.session.namespace,
+            level,
+            timeout_ms,
+            max_key_bytes: self.shared.max_key_bytes,
+        })
+    }
+}
+
+/// The common shape of most data commands: check each key against the size limit, queue one
 /// replication request per key *now* (so they run concurrently, also across a pipeline), and
 /// build the reply from all the replies, in key order, once they are in.
 pub fn requests<'k>(
@@ -147,28 +261,22 @@ pub fn requests<'k>(
     requests: impl IntoIterator<Item = (&'k Bytes, Command)>,
     finish: impl FnOnce(Vec<Reply>, u64) -> Frame + Send + 'static,
 ) -> Outcome {
+    let submitter = match ctx.submitter() {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
     let requests: Vec<(&Bytes, Command)> = requests.into_iter().collect();
     if let Some(e) = requests
         .iter()
-        .find_map(|(k, _)| ctx.shared.check_key(k).err())
+        .find_map(|(k, _)| submitter.check_key(k).err())
     {
         return e.into();
     }
-    let spec = match &ctx.command_spec {
-        Some(spec) => spec.or(&ctx.session.consistency),
-        None => ctx.session.consistency.clone(),
-    };
-    let (level, timeout_ms) = match ctx.shared.resolve(&spec) {
-        Ok(resolved) => resolved,
-        Err(e) => return Frame::error(format!("ERR {e}")).into(),
-    };
     let pending: Vec<_> = requests
         .into_iter()
-        .map(|(key, command)| {
-            ctx.shared
-                .submit(ctx.session.namespace, key, command, level, timeout_ms)
-        })
+        .map(|(key, command)| submitter.submit(key, command))
         .collect();
+    let timeout_ms = submitter.timeout_ms;
     Outcome::Later(Box::pin(async move {
         let mut replies = Vec::with_capacity(pending.len());
         for reply in pending {
@@ -176,6 +284,50 @@ pub fn requests<'k>(
         }
         finish(replies, timeout_ms)
     }))
+}
+
+/// One request on one key; `finish` sees its success ([`Done`]), errors answer themselves.
+pub fn single(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    command: Command,
+    finish: impl FnOnce(Done) -> Frame + Send + 'static,
+) -> Outcome {
+    requests(ctx, [(key, command)], |replies, timeout_ms| {
+        match replies.into_iter().next().map(|r| done(r, timeout_ms)) {
+            Some(Ok(d)) => finish(d),
+            Some(Err(e)) => e,
+            None => Frame::null(),
+        }
+    })
+}
+
+/// Runs `steps` (an async sequence of requests through the submitter) as the command's reply.
+pub fn steps<F>(ctx: &mut Ctx<'_>, steps: impl FnOnce(Submitter) -> F) -> Outcome
+where
+    F: Future<Output = Frame> + Send + 'static,
+{
+    match ctx.submitter() {
+        Ok(submitter) => Outcome::Later(Box::pin(steps(submitter))),
+        Err(e) => e.into(),
+    }
+}
+
+/// Parses an integer argument; Redis's error otherwise.
+pub fn int_arg(arg: &[u8]) -> Result<i64, Frame> {
+    kvorum_consistency::crdt::counter::parse_int(arg)
+        .ok_or_else(|| Frame::error("ERR value is not an integer or out of range"))
+}
+
+/// Parses a float argument; Redis's error otherwise.
+pub fn float_arg(arg: &[u8]) -> Result<f64, Frame> {
+    kvorum_consistency::crdt::counter::parse_float(arg)
+        .ok_or_else(|| Frame::error("ERR value is not a valid float"))
+}
+
+/// Whether an argument is `word`, in any letter case.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
 pub fn wrong_arity(name: &str) -> Frame {

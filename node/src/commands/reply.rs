@@ -4,9 +4,28 @@
 //! - `-UNAVAILABLE`: too few replicas were reachable to try; **definitely not applied**.
 //! - `-TIMEOUT`: replicas did not all answer in time; the write **may have been applied**.
 //! - `-ERR`: refused before anything was applied (bad request, local storage failure).
+//! - `-WRONGTYPE` and the `-ERR` texts of Redis (`value is not an integer`...): the command was
+//!   refused before anything changed.
 
-use kvorum_consistency::Reply;
+use kvorum_consistency::{Object, Outcome, Reply};
 use kvorum_resp::Frame;
+
+/// A request that succeeded.
+pub enum Done {
+    /// A read's merged state (`None`: no replica holds the key).
+    Value(Option<Object>),
+    /// A write's answer.
+    Written(Outcome),
+}
+
+/// The success of a reply, or its error frame.
+pub fn done(reply: Reply, timeout_ms: u64) -> Result<Done, Frame> {
+    match reply {
+        Reply::Value(object) => Ok(Done::Value(object)),
+        Reply::Written { outcome } => Ok(Done::Written(outcome)),
+        other => Err(error_of(&other, timeout_ms).unwrap_or_else(Frame::null)),
+    }
+}
 
 /// The error frame for a reply that is not a success, `None` for a success.
 pub fn error_of(reply: &Reply, timeout_ms: u64) -> Option<Frame> {
@@ -21,6 +40,7 @@ pub fn error_of(reply: &Reply, timeout_ms: u64) -> Option<Frame> {
              a write may have been applied"
         ))),
         Reply::Failed { reason } => Some(Frame::error(format!("ERR {reason}"))),
+        Reply::Refused(error) => Some(Frame::error(error.to_string())),
     }
 }
 

@@ -1,9 +1,24 @@
-//! Server commands clients call when they connect: COMMAND, CONFIG GET, INFO.
+//! Server commands: COMMAND, CONFIG, INFO, TIME — what clients and tools call to learn about
+//! the node.
+//!
+//! - `COMMAND [COUNT | INFO name... | DOCS name... | LIST [FILTERBY ...] | GETKEYS cmd...]`
+//!   describes the command table in Redis 7's shapes (documentation comes from [`DOCS`], kept
+//!   here by command name).
+//! - `CONFIG GET pattern...` shows the Redis parameters that clients read on connect, with the
+//!   values the node's TOML file set; `CONFIG SET` is refused (the file is the configuration),
+//!   `CONFIG RESETSTAT` zeroes the `INFO` counters.
+//! - `INFO [section...]` has Redis's sections plus kvorum's: the cluster view in
+//!   `replication`, hinted handoff in `hints`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use kvorum_resp::Frame;
 
-use super::{all, printable, spec, CommandSpec, Ctx, Outcome, NO_KEYS};
+use super::connection::REDIS_VERSION;
+use super::{all, printable, spec, wrong_arity, CommandSpec, Ctx, Outcome, NO_KEYS};
+use crate::session::Shared;
 
 /// The commands of this family.
 pub(super) static COMMANDS: &[CommandSpec] = &[
@@ -16,37 +31,163 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         config,
     ),
     spec("info", -1, &["loading", "stale"], NO_KEYS, info),
+    spec("time", 1, &["loading", "stale", "fast"], NO_KEYS, time),
 ];
 
-/// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO name...`, `COMMAND DOCS [name...]`.
-pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+/// Checks a subcommand against its table; the error Redis gives when it is unknown or has the
+/// wrong number of arguments.
+fn subcommand(
+    command: &str,
+    table: &[(&'static str, i64)],
+    args: &[Bytes],
+) -> Result<&'static str, Frame> {
     let Some(sub) = args.get(1) else {
-        return Frame::array(all().map(spec_info).collect()).into();
+        return Err(wrong_arity(command));
     };
-    match sub.to_ascii_uppercase().as_slice() {
-        b"COUNT" => Frame::integer(all().count() as i64).into(),
-        b"INFO" => Frame::array(
-            args[2..]
+    let lower = sub.to_ascii_lowercase();
+    let Some(&(name, arity)) = table.iter().find(|(n, _)| n.as_bytes() == lower.as_slice()) else {
+        return Err(Frame::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            printable(sub),
+            command.to_ascii_uppercase()
+        )));
+    };
+    let n = args.len() as i64;
+    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(wrong_arity(&format!("{command}|{name}")));
+    }
+    Ok(name)
+}
+
+fn help(lines: &[&'static str]) -> Outcome {
+    Frame::array(lines.iter().map(|l| Frame::simple(*l)).collect()).into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// COMMAND
+
+const COMMAND_SUBCOMMANDS: &[(&str, i64)] = &[
+    ("count", 2),
+    ("info", -2),
+    ("docs", -2),
+    ("list", -2),
+    ("getkeys", -3),
+    ("help", 2),
+];
+
+/// `COMMAND` and its subcommands.
+pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    if args.len() == 1 {
+        return Frame::array(all().map(command_info).collect()).into();
+    }
+    let sub = match subcommand("command", COMMAND_SUBCOMMANDS, args) {
+        Ok(sub) => sub,
+        Err(e) => return e.into(),
+    };
+    let names = &args[2..];
+    match sub {
+        "count" => Frame::integer(all().count() as i64).into(),
+        "info" if names.is_empty() => Frame::array(all().map(command_info).collect()).into(),
+        "info" => Frame::array(
+            names
                 .iter()
                 .map(|name| {
                     super::lookup(name)
-                        .map(spec_info)
+                        .map(command_info)
                         .unwrap_or_else(Frame::null)
                 })
                 .collect(),
         )
         .into(),
-        // Documentation is not served yet; an empty answer lets clients (redis-cli) carry on.
-        b"DOCS" => Frame::map(vec![]).into(),
-        _ => Frame::error(format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            printable(sub)
-        ))
-        .into(),
+        "docs" => {
+            let specs: Vec<&CommandSpec> = if names.is_empty() {
+                all().collect()
+            } else {
+                names.iter().filter_map(|n| super::lookup(n)).collect()
+            };
+            Frame::map(
+                specs
+                    .into_iter()
+                    .map(|s| (Frame::bulk(s.name), command_docs(s)))
+                    .collect(),
+            )
+            .into()
+        }
+        "list" => command_list(names),
+        "getkeys" => command_getkeys(names),
+        _ => help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands.",
+            "INFO [<command-name> ...]",
+            "    Return details about the named commands (all if none is named).",
+            "DOCS [<command-name> ...]",
+            "    Return documentation of the named commands (all if none is named).",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return the names of the commands, optionally filtered.",
+            "GETKEYS <full-command>",
+            "    Return the keys of a full command.",
+            "HELP",
+            "    Print this help.",
+        ]),
     }
 }
 
-fn spec_info(spec: &CommandSpec) -> Frame {
+/// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`.
+fn command_list(filter: &[Bytes]) -> Outcome {
+    let keep: Box<dyn Fn(&CommandSpec) -> bool> = match filter {
+        [] => Box::new(|_| true),
+        [by, kind, value] if by.eq_ignore_ascii_case(b"FILTERBY") => {
+            match kind.to_ascii_lowercase().as_slice() {
+                // No modules are loaded.
+                b"module" => Box::new(|_| false),
+                b"aclcat" => {
+                    let category = value.to_ascii_lowercase();
+                    Box::new(move |s| {
+                        acl_categories(s)
+                            .iter()
+                            .any(|c| c.as_bytes().get(1..) == Some(category.as_slice()))
+                    })
+                }
+                b"pattern" => {
+                    let pattern = value.clone();
+                    Box::new(move |s| glob_match(&pattern, s.name.as_bytes(), true))
+                }
+                _ => return super::syntax_error().into(),
+            }
+        }
+        _ => return super::syntax_error().into(),
+    };
+    Frame::array(
+        all()
+            .filter(|s| keep(s))
+            .map(|s| Frame::bulk(s.name))
+            .collect(),
+    )
+    .into()
+}
+
+/// `COMMAND GETKEYS command arg...`.
+fn command_getkeys(full: &[Bytes]) -> Outcome {
+    let Some(spec) = full.first().and_then(|name| super::lookup(name)) else {
+        return Frame::error("ERR Invalid command specified").into();
+    };
+    let n = full.len() as i64;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return Frame::error("ERR Invalid number of arguments specified for command").into();
+    }
+    let keys: Vec<Frame> = super::keys_of(full).cloned().map(Frame::bulk).collect();
+    if keys.is_empty() {
+        return Frame::error("ERR The command has no key arguments").into();
+    }
+    Frame::array(keys).into()
+}
+
+/// One command as `COMMAND INFO` shows it in Redis 7: name, arity, flags, first key, last key,
+/// key step, ACL categories, tips, key specifications, subcommands.
+fn command_info(spec: &CommandSpec) -> Frame {
     Frame::array(vec![
         Frame::bulk(spec.name),
         Frame::integer(spec.arity),
@@ -54,81 +195,775 @@ fn spec_info(spec: &CommandSpec) -> Frame {
         Frame::integer(spec.keys.0),
         Frame::integer(spec.keys.1),
         Frame::integer(spec.keys.2),
+        Frame::set(
+            acl_categories(spec)
+                .into_iter()
+                .map(Frame::simple)
+                .collect(),
+        ),
+        Frame::set(vec![]),
+        Frame::array(vec![]),
+        Frame::array(vec![]),
     ])
 }
 
-/// `CONFIG GET parameter...`: the parameters clients and tools read on connect. Unknown ones
-/// are simply absent from the answer, as with Redis.
+/// Redis ACL categories (`@read`, `@string`, ...) from a command's flags and group.
+fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
+    let has = |flag: &str| spec.flags.contains(&flag);
+    let mut categories = Vec::new();
+    if has("write") {
+        categories.push("@write");
+    }
+    if has("readonly") {
+        categories.push("@read");
+    }
+    if has("admin") {
+        categories.extend(["@admin", "@dangerous"]);
+    }
+    categories.push(if has("fast") { "@fast" } else { "@slow" });
+    match doc(spec.name).map(|d| d.group) {
+        Some("string") => categories.push("@string"),
+        Some("generic") => categories.push("@keyspace"),
+        Some("hash") => categories.push("@hash"),
+        Some("set") => categories.push("@set"),
+        Some("connection") => categories.push("@connection"),
+        _ => {}
+    }
+    categories
+}
+
+/// One command's `COMMAND DOCS` entry: summary, since, group, complexity.
+fn command_docs(spec: &CommandSpec) -> Frame {
+    let d = doc(spec.name).unwrap_or(&Doc {
+        name: "",
+        group: "generic",
+        since: KVORUM,
+        complexity: "",
+        summary: "",
+    });
+    Frame::map(vec![
+        (Frame::bulk("summary"), Frame::bulk(d.summary)),
+        (Frame::bulk("since"), Frame::bulk(d.since)),
+        (Frame::bulk("group"), Frame::bulk(d.group)),
+        (Frame::bulk("complexity"), Frame::bulk(d.complexity)),
+    ])
+}
+
+/// What `COMMAND DOCS` says about a command.
+pub struct Doc {
+    pub name: &'static str,
+    /// Redis's command group (`string`, `generic`, `hash`, `set`, `connection`, `server`).
+    pub group: &'static str,
+    /// The Redis version that introduced the command; kvorum's own commands give kvorum's.
+    pub since: &'static str,
+    pub complexity: &'static str,
+    pub summary: &'static str,
+}
+
+const KVORUM: &str = env!("CARGO_PKG_VERSION");
+
+const fn d(
+    name: &'static str,
+    group: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    summary: &'static str,
+) -> Doc {
+    Doc {
+        name,
+        group,
+        since,
+        complexity,
+        summary,
+    }
+}
+
+/// The documentation of a command, by its (lower-case) name.
+pub fn doc(name: &str) -> Option<&'static Doc> {
+    DOCS.iter().find(|d| d.name == name)
+}
+
+/// Documentation of the commands kvorum serves or may serve, by name. A command missing here
+/// still answers `COMMAND DOCS`, with empty texts.
+pub static DOCS: &[Doc] = &[
+    // connection
+    d("ping", "connection", "1.0.0", "O(1)", "Answers PONG, or echoes its argument."),
+    d("echo", "connection", "1.0.0", "O(1)", "Returns its argument."),
+    d("auth", "connection", "1.0.0", "O(1)", "Authenticates the connection."),
+    d("hello", "connection", "6.0.0", "O(1)", "Picks the protocol version, optionally authenticates and names the connection, and describes the server."),
+    d("quit", "connection", "1.0.0", "O(1)", "Closes the connection."),
+    d("reset", "connection", "6.2.0", "O(1)", "Returns the connection to its initial state."),
+    d("select", "connection", "1.0.0", "O(1)", "Picks the database (namespace) of the connection's keys."),
+    d("client", "connection", "2.4.0", "Depends on subcommand.", "Shows and changes connections: ID, GETNAME, SETNAME, SETINFO, INFO, LIST, KILL, REPLY."),
+    d("consistency", "connection", KVORUM, "O(1)", "Shows or sets the connection's consistency (R, W, DW, sloppy or strict quorums, timeout)."),
+    // server
+    d("command", "server", "2.8.13", "O(N) where N is the number of commands", "Describes the commands the node serves."),
+    d("config", "server", "2.0.0", "Depends on subcommand.", "Shows configuration parameters (GET) and resets statistics (RESETSTAT)."),
+    d("info", "server", "1.0.0", "O(1)", "Returns information and statistics about the node and the cluster."),
+    d("time", "server", "2.6.0", "O(1)", "Returns the node's clock as seconds and microseconds."),
+    d("dbsize", "server", "1.0.0", "O(1)", "Returns the number of keys in the database."),
+    d("flushdb", "server", "1.0.0", "O(N) where N is the number of keys", "Deletes every key of the database."),
+    d("flushall", "server", "1.0.0", "O(N) where N is the number of keys", "Deletes every key of every database."),
+    d("replica", "server", KVORUM, "O(1)", "Debugging: this node's own copy of a key, without coordination."),
+    d("namespace", "server", KVORUM, "Depends on subcommand.", "Creates, changes, drops and lists namespaces."),
+    // string
+    d("get", "string", "1.0.0", "O(1)", "Returns the value of a key."),
+    d("set", "string", "1.0.0", "O(1)", "Sets the value of a key, optionally with an expiry and conditions."),
+    d("getset", "string", "1.0.0", "O(1)", "Sets a key's value and returns the previous one."),
+    d("getdel", "string", "6.2.0", "O(1)", "Returns a key's value and deletes the key."),
+    d("getex", "string", "6.2.0", "O(1)", "Returns a key's value and changes its expiry."),
+    d("setnx", "string", "1.0.0", "O(1)", "Sets a key's value only if the key does not exist."),
+    d("setex", "string", "2.0.0", "O(1)", "Sets a key's value and expiry in seconds."),
+    d("psetex", "string", "2.6.0", "O(1)", "Sets a key's value and expiry in milliseconds."),
+    d("append", "string", "2.0.0", "O(1)", "Appends to a key's value."),
+    d("strlen", "string", "2.2.0", "O(1)", "Returns the length of a key's value."),
+    d("getrange", "string", "2.4.0", "O(N) where N is the length of the returned string", "Returns part of a key's value."),
+    d("substr", "string", "1.0.0", "O(N) where N is the length of the returned string", "Returns part of a key's value (old name of GETRANGE)."),
+    d("setrange", "string", "2.2.0", "O(1)", "Overwrites part of a key's value."),
+    d("mget", "string", "1.0.0", "O(N) where N is the number of keys", "Returns the values of several keys."),
+    d("mset", "string", "1.0.1", "O(N) where N is the number of keys", "Sets several keys."),
+    d("msetnx", "string", "1.0.1", "O(N) where N is the number of keys", "Sets several keys only if none of them exists."),
+    d("incr", "string", "1.0.0", "O(1)", "Adds one to a counter."),
+    d("decr", "string", "1.0.0", "O(1)", "Subtracts one from a counter."),
+    d("incrby", "string", "1.0.0", "O(1)", "Adds an integer to a counter."),
+    d("decrby", "string", "1.0.0", "O(1)", "Subtracts an integer from a counter."),
+    d("incrbyfloat", "string", "2.6.0", "O(1)", "Adds a floating point number to a counter."),
+    d("getctx", "string", KVORUM, "O(N) where N is the number of siblings", "Returns a key's causal context and every concurrent value (sibling)."),
+    d("setctx", "string", KVORUM, "O(1)", "Sets a key's value, replacing exactly the siblings a causal context saw."),
+    // generic (keyspace)
+    d("del", "generic", "1.0.0", "O(N) where N is the number of keys", "Deletes keys."),
+    d("unlink", "generic", "4.0.0", "O(N) where N is the number of keys", "Deletes keys."),
+    d("exists", "generic", "1.0.0", "O(N) where N is the number of keys", "Counts the given keys that exist."),
+    d("touch", "generic", "3.2.1", "O(N) where N is the number of keys", "Counts the given keys that exist."),
+    d("type", "generic", "1.0.0", "O(1)", "Returns the type of a key's value."),
+    d("expire", "generic", "1.0.0", "O(1)", "Sets a key's expiry in seconds."),
+    d("pexpire", "generic", "2.6.0", "O(1)", "Sets a key's expiry in milliseconds."),
+    d("expireat", "generic", "1.2.0", "O(1)", "Sets a key's expiry as a Unix time in seconds."),
+    d("pexpireat", "generic", "2.6.0", "O(1)", "Sets a key's expiry as a Unix time in milliseconds."),
+    d("persist", "generic", "2.2.0", "O(1)", "Removes a key's expiry."),
+    d("ttl", "generic", "1.0.0", "O(1)", "Returns a key's remaining time to live in seconds."),
+    d("pttl", "generic", "2.6.0", "O(1)", "Returns a key's remaining time to live in milliseconds."),
+    d("expiretime", "generic", "7.0.0", "O(1)", "Returns a key's expiry as a Unix time in seconds."),
+    d("pexpiretime", "generic", "7.0.0", "O(1)", "Returns a key's expiry as a Unix time in milliseconds."),
+    d("rename", "generic", "1.0.0", "O(1)", "Renames a key."),
+    d("renamenx", "generic", "1.0.0", "O(1)", "Renames a key only if the new name does not exist."),
+    d("copy", "generic", "6.2.0", "O(N) where N is the size of the value", "Copies a key's value to another key."),
+    d("keys", "generic", "1.0.0", "O(N) where N is the number of keys", "Returns the keys that match a pattern."),
+    d("scan", "generic", "2.8.0", "O(1) per call, O(N) for a full iteration", "Iterates over the keys."),
+    d("randomkey", "generic", "1.0.0", "O(1)", "Returns a random key."),
+    d("with", "generic", KVORUM, "That of the command it runs", "Runs one command with its own consistency."),
+    // hash
+    d("hset", "hash", "2.0.0", "O(N) where N is the number of fields set", "Sets fields of a hash."),
+    d("hsetnx", "hash", "2.0.0", "O(1)", "Sets a hash field only if it does not exist."),
+    d("hmset", "hash", "2.0.0", "O(N) where N is the number of fields set", "Sets fields of a hash (old form of HSET)."),
+    d("hget", "hash", "2.0.0", "O(1)", "Returns the value of a hash field."),
+    d("hmget", "hash", "2.0.0", "O(N) where N is the number of fields", "Returns the values of hash fields."),
+    d("hgetall", "hash", "2.0.0", "O(N) where N is the size of the hash", "Returns every field and value of a hash."),
+    d("hdel", "hash", "2.0.0", "O(N) where N is the number of fields", "Deletes hash fields."),
+    d("hexists", "hash", "2.0.0", "O(1)", "Whether a hash field exists."),
+    d("hlen", "hash", "2.0.0", "O(1)", "Returns the number of fields of a hash."),
+    d("hkeys", "hash", "2.0.0", "O(N) where N is the size of the hash", "Returns the fields of a hash."),
+    d("hvals", "hash", "2.0.0", "O(N) where N is the size of the hash", "Returns the values of a hash."),
+    d("hstrlen", "hash", "3.2.0", "O(1)", "Returns the length of a hash field's value."),
+    d("hincrby", "hash", "2.0.0", "O(1)", "Adds an integer to a hash field."),
+    d("hincrbyfloat", "hash", "2.6.0", "O(1)", "Adds a floating point number to a hash field."),
+    d("hrandfield", "hash", "6.2.0", "O(N) where N is the number of fields returned", "Returns random fields of a hash."),
+    d("hscan", "hash", "2.8.0", "O(1) per call, O(N) for a full iteration", "Iterates over the fields of a hash."),
+    // set
+    d("sadd", "set", "1.0.0", "O(N) where N is the number of members added", "Adds members to a set."),
+    d("srem", "set", "1.0.0", "O(N) where N is the number of members removed", "Removes members from a set."),
+    d("smembers", "set", "1.0.0", "O(N) where N is the size of the set", "Returns every member of a set."),
+    d("sismember", "set", "1.0.0", "O(1)", "Whether a value is a member of a set."),
+    d("smismember", "set", "6.2.0", "O(N) where N is the number of values", "Whether each value is a member of a set."),
+    d("scard", "set", "1.0.0", "O(1)", "Returns the number of members of a set."),
+    d("spop", "set", "1.0.0", "O(N) where N is the number of members removed", "Removes and returns random members of a set."),
+    d("srandmember", "set", "1.0.0", "O(N) where N is the number of members returned", "Returns random members of a set."),
+    d("smove", "set", "1.0.0", "O(1)", "Moves a member from one set to another."),
+    d("sinter", "set", "1.0.0", "O(N*M) worst case, N the smallest set, M the number of sets", "Returns the intersection of sets."),
+    d("sintercard", "set", "7.0.0", "O(N*M) worst case, N the smallest set, M the number of sets", "Returns the size of the intersection of sets."),
+    d("sinterstore", "set", "1.0.0", "O(N*M) worst case, N the smallest set, M the number of sets", "Stores the intersection of sets in a key."),
+    d("sunion", "set", "1.0.0", "O(N) where N is the total number of members", "Returns the union of sets."),
+    d("sunionstore", "set", "1.0.0", "O(N) where N is the total number of members", "Stores the union of sets in a key."),
+    d("sdiff", "set", "1.0.0", "O(N) where N is the total number of members", "Returns the difference of sets."),
+    d("sdiffstore", "set", "1.0.0", "O(N) where N is the total number of members", "Stores the difference of sets in a key."),
+    d("sscan", "set", "2.8.0", "O(1) per call, O(N) for a full iteration", "Iterates over the members of a set."),
+];
+
+// ---------------------------------------------------------------------------------------------
+// CONFIG
+
+const CONFIG_SUBCOMMANDS: &[(&str, i64)] = &[
+    ("get", -3),
+    ("set", -4),
+    ("resetstat", 2),
+    ("rewrite", 2),
+    ("help", 2),
+];
+
+/// `CONFIG GET pattern... | SET ... | RESETSTAT | REWRITE | HELP`.
 pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    if !args[1].eq_ignore_ascii_case(b"GET") {
-        return Frame::error(format!(
-            "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-            printable(&args[1])
-        ))
-        .into();
-    }
-    if args.len() < 3 {
-        return super::wrong_arity("config|get").into();
-    }
-    let appendonly = if ctx.shared.fsync == "never" {
-        "no"
-    } else {
-        "yes"
+    let sub = match subcommand("config", CONFIG_SUBCOMMANDS, args) {
+        Ok(sub) => sub,
+        Err(e) => return e.into(),
     };
-    let known: [(&str, String); 3] = [
+    match sub {
+        "get" => {
+            let params = config_params(ctx.shared, ctx.session.authenticated);
+            let pairs = params
+                .into_iter()
+                .filter(|(name, _)| {
+                    args[2..]
+                        .iter()
+                        .any(|pattern| glob_match(pattern, name.as_bytes(), true))
+                })
+                .map(|(name, value)| (Frame::bulk(name), Frame::bulk(value)))
+                .collect();
+            Frame::map(pairs).into()
+        }
+        "set" => {
+            if args.len() % 2 != 0 {
+                return wrong_arity("config|set").into();
+            }
+            let params = config_params(ctx.shared, true);
+            let name = &args[2];
+            if params
+                .iter()
+                .any(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
+            {
+                Frame::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - can't set \
+                     immutable config",
+                    printable(name).to_ascii_lowercase()
+                ))
+                .into()
+            } else {
+                Frame::error(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                    printable(name)
+                ))
+                .into()
+            }
+        }
+        "resetstat" => {
+            ctx.shared.stats.reset();
+            Frame::ok().into()
+        }
+        "rewrite" => Frame::error(
+            "ERR CONFIG REWRITE is not supported: the node's configuration is its TOML file",
+        )
+        .into(),
+        _ => help(&[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern> [<pattern> ...]",
+            "    Return the parameters matching the glob-like <pattern>s and their values.",
+            "SET <directive> <value> [<directive> <value> ...]",
+            "    Refused: parameters come from the node's TOML file at start-up.",
+            "RESETSTAT",
+            "    Reset the statistics reported by INFO.",
+            "HELP",
+            "    Print this help.",
+        ]),
+    }
+}
+
+/// The Redis parameters `CONFIG GET` answers, with the values the node runs with. The password
+/// is shown only to an authenticated connection (as the `default` user sees it in Redis).
+fn config_params(shared: &Shared, authenticated: bool) -> Vec<(&'static str, String)> {
+    let view = &shared.view;
+    let (appendonly, appendfsync) = match shared.fsync.as_str() {
+        "never" => ("no", "no"),
+        "always" => ("yes", "always"),
+        _ => ("yes", "everysec"),
+    };
+    let requirepass = match &view.requirepass {
+        Some(p) if authenticated => String::from_utf8_lossy(p).into_owned(),
+        _ => String::new(),
+    };
+    vec![
+        ("bind", view.resp_listen.ip().to_string()),
+        ("port", view.resp_listen.port().to_string()),
+        ("databases", view.databases.to_string()),
+        ("maxclients", view.max_connections.to_string()),
+        ("timeout", "0".to_owned()),
+        ("tcp-keepalive", "0".to_owned()),
+        ("requirepass", requirepass),
+        ("proto-max-bulk-len", view.max_bulk_bytes.to_string()),
+        (
+            "client-query-buffer-limit",
+            view.max_query_buffer_bytes.to_string(),
+        ),
+        ("maxmemory", "0".to_owned()),
+        ("maxmemory-policy", "noeviction".to_owned()),
         ("save", String::new()),
         ("appendonly", appendonly.to_owned()),
-        ("databases", "1".to_owned()),
-    ];
-    let mut pairs = Vec::new();
-    for pattern in &args[2..] {
-        for (name, value) in &known {
-            if pattern.eq_ignore_ascii_case(name.as_bytes()) || pattern.as_ref() == b"*" {
-                pairs.push((Frame::bulk(*name), Frame::bulk(value.clone())));
+        ("appendfsync", appendfsync.to_owned()),
+        ("dir", view.data_dir.display().to_string()),
+        ("cluster-enabled", "no".to_owned()),
+        ("notify-keyspace-events", String::new()),
+        ("io-threads", "1".to_owned()),
+        ("replica-read-only", "yes".to_owned()),
+    ]
+}
+
+/// Glob matching as Redis does it for `CONFIG GET`, `KEYS` and friends: `*`, `?`, `[abc]`,
+/// `[a-z]`, `[^...]` and `\` escapes; ASCII case-insensitive when `nocase`. Runs in
+/// O(pattern × text): only the last `*` is ever backtracked to.
+pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
+    let same = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
+    let (mut p, mut t) = (0usize, 0usize);
+    // Where to resume after the last `*`: the pattern after it, and the text it has eaten to.
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&c) = text.get(t) {
+        let step = match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p + 1, t));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => Some(p + 1),
+            Some(b'[') => {
+                let (matched, next) = char_class(pattern, p + 1, c, nocase);
+                matched.then_some(next)
+            }
+            Some(b'\\') if pattern.get(p + 1).is_some_and(|&e| same(e, c)) => Some(p + 2),
+            Some(b'\\') if p + 1 < pattern.len() => None,
+            Some(&literal) if same(literal, c) => Some(p + 1),
+            _ => None,
+        };
+        match (step, star) {
+            (Some(next), _) => {
+                p = next;
+                t += 1;
+            }
+            (None, Some((after_star, eaten))) => {
+                p = after_star;
+                t = eaten + 1;
+                star = Some((after_star, eaten + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    pattern
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .all(|&c| c == b'*')
+}
+
+/// Matches `c` against the class starting at `start` (just after `[`); returns whether it
+/// matched and where the pattern continues after the closing `]` (or its end, if unclosed).
+fn char_class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> (bool, usize) {
+    let fold = |b: u8| if nocase { b.to_ascii_lowercase() } else { b };
+    let c = fold(c);
+    let mut i = start;
+    let negate = pattern.get(i) == Some(&b'^');
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    while let Some(&b) = pattern.get(i) {
+        match b {
+            b']' => return (matched != negate, i + 1),
+            b'\\' if i + 1 < pattern.len() => {
+                matched |= pattern.get(i + 1).is_some_and(|&e| fold(e) == c);
+                i += 2;
+            }
+            _ if pattern.get(i + 1) == Some(&b'-')
+                && pattern.get(i + 2).is_some_and(|&e| e != b']') =>
+            {
+                let (mut lo, mut hi) = (fold(b), pattern.get(i + 2).map_or(0, |&e| fold(e)));
+                if lo > hi {
+                    std::mem::swap(&mut lo, &mut hi);
+                }
+                matched |= (lo..=hi).contains(&c);
+                i += 3;
+            }
+            _ => {
+                matched |= fold(b) == c;
+                i += 1;
             }
         }
     }
-    Frame::map(pairs).into()
+    (matched != negate, i)
 }
 
-/// `INFO [section]`: the server section (clients read the version from it).
-fn info_text(ctx: &Ctx<'_>) -> String {
-    use std::fmt::Write;
-    use std::sync::atomic::Ordering::Relaxed;
-    let shared = ctx.shared;
-    let mut text = format!(
-        "# Server\r\nredis_version:7.2.0\r\nkvorum_version:{}\r\nredis_mode:standalone\r\nnode_id:{}\r\n\
-         uptime_in_seconds:{}\r\nreplication_factor:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n",
-        env!("CARGO_PKG_VERSION"),
-        shared.node.0,
-        shared.started.elapsed().as_secs(),
-        shared.policy.n,
-        shared.connected_clients.load(Relaxed),
-    );
-    let h = shared.hints.stats();
-    let _ = write!(
-        text,
-        "\r\n# Hints\r\nhints_count:{}\r\nhints_bytes:{}\r\nhints_stored:{}\r\nhints_merged:{}\r\n\
-         hints_delivered:{}\r\nhints_refused_bytes:{}\r\nhints_refused_age:{}\r\nhandoff_attempts_failed:{}\r\n",
-        h.count,
-        h.bytes,
-        h.stored,
-        h.merged,
-        h.delivered,
-        h.refused_bytes,
-        h.refused_age,
-        shared.handoff.failed.load(Relaxed),
-    );
-    for b in shared.hints.backlog() {
-        let _ = write!(
-            text,
-            "hints_backlog_n{}:hints={},bytes={}\r\n",
-            b.target, b.hints, b.bytes
-        );
+// ---------------------------------------------------------------------------------------------
+// TIME
+
+/// `TIME`: the node's clock as `[seconds, microseconds]`, both bulk strings.
+pub fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Frame::array(vec![
+        Frame::bulk(now.as_secs().to_string()),
+        Frame::bulk(now.subsec_micros().to_string()),
+    ])
+    .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// INFO
+
+/// Every section in output order; `true` for those of `INFO` without arguments (`default`).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
+    ("hints", true),
+];
+
+/// `INFO [section ...]`: `default` (also with no argument), `all`, `everything`, or section
+/// names in any case. An unknown section adds nothing. A verbatim string in RESP3, as Redis.
+pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let mut wanted = vec![false; SECTIONS.len()];
+    if args.len() == 1 {
+        for (want, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+            *want = *default;
+        }
     }
-    text
+    for arg in &args[1..] {
+        let arg = arg.to_ascii_lowercase();
+        for (want, (name, default)) in wanted.iter_mut().zip(SECTIONS) {
+            *want |= match arg.as_slice() {
+                b"all" | b"everything" => true,
+                b"default" => *default,
+                other => other == name.as_bytes(),
+            };
+        }
+    }
+    let mut text = String::new();
+    for ((name, _), _) in SECTIONS.iter().zip(&wanted).filter(|(_, want)| **want) {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        section(&mut text, name, ctx.shared);
+    }
+    Frame::verbatim_text(text).into()
 }
 
-pub fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    Frame::verbatim_text(info_text(ctx)).into()
+/// Appends one section, `# Title` then `field:value` lines, each ending in CRLF.
+fn section(out: &mut String, name: &str, shared: &Shared) {
+    let mut title: Vec<char> = name.chars().collect();
+    if let Some(first) = title.first_mut() {
+        *first = first.to_ascii_uppercase();
+    }
+    let title: String = title.into_iter().collect();
+    let _ = write!(out, "# {}\r\n", if name == "cpu" { "CPU" } else { &title });
+    let mut line = |key: &str, value: &dyn std::fmt::Display| {
+        let _ = write!(out, "{key}:{value}\r\n");
+    };
+    let stats = &shared.stats;
+    let view = &shared.view;
+    match name {
+        "server" => {
+            let uptime = shared.started.elapsed().as_secs();
+            line("redis_version", &REDIS_VERSION);
+            line("redis_git_sha1", &"00000000");
+            line("redis_git_dirty", &0);
+            line("redis_mode", &"standalone");
+            line("kvorum_version", &env!("CARGO_PKG_VERSION"));
+            line("node_id", &shared.node.0);
+            line("os", &os_name());
+            line("arch_bits", &usize::BITS);
+            line("process_id", &std::process::id());
+            line("process_supervised", &"no");
+            line("run_id", &shared.run_id);
+            line("tcp_port", &view.resp_listen.port());
+            line("server_time_usec", &unix_micros());
+            line("uptime_in_seconds", &uptime);
+            line("uptime_in_days", &(uptime / 86_400));
+            if let Ok(exe) = std::env::current_exe() {
+                line("executable", &exe.display());
+            }
+            line("io_threads_active", &0);
+            line(
+                "listener0",
+                &format!(
+                    "name=tcp,bind={},port={}",
+                    view.resp_listen.ip(),
+                    view.resp_listen.port()
+                ),
+            );
+        }
+        "clients" => {
+            line("connected_clients", &shared.clients.len());
+            line("cluster_connections", &0);
+            line("maxclients", &view.max_connections);
+            line("client_recent_max_input_buffer", &0);
+            line("client_recent_max_output_buffer", &0);
+            line("blocked_clients", &0);
+            line("tracking_clients", &0);
+            line("pubsub_clients", &0);
+            line("watching_clients", &0);
+            line("clients_in_timeout_table", &0);
+            line("total_watched_keys", &0);
+            line("total_blocking_keys", &0);
+        }
+        "memory" => {
+            // The process's resident memory: kvorum has no allocator accounting of its own.
+            let rss = proc_kb("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024;
+            let peak = proc_kb("/proc/self/status", "VmHWM:").unwrap_or(0) * 1024;
+            let total = proc_kb("/proc/meminfo", "MemTotal:").unwrap_or(0) * 1024;
+            line("used_memory", &rss);
+            line("used_memory_human", &human_bytes(rss));
+            line("used_memory_rss", &rss);
+            line("used_memory_rss_human", &human_bytes(rss));
+            line("used_memory_peak", &peak);
+            line("used_memory_peak_human", &human_bytes(peak));
+            line("total_system_memory", &total);
+            line("total_system_memory_human", &human_bytes(total));
+            line("maxmemory", &0);
+            line("maxmemory_human", &"0B");
+            line("maxmemory_policy", &"noeviction");
+            line("mem_allocator", &"libc");
+        }
+        "persistence" => {
+            let now = u64::try_from(unix_micros() / 1_000_000).unwrap_or(u64::MAX);
+            let started = now.saturating_sub(shared.started.elapsed().as_secs());
+            line("loading", &0);
+            line("async_loading", &0);
+            line("rdb_changes_since_last_save", &0);
+            line("rdb_bgsave_in_progress", &0);
+            line("rdb_last_save_time", &started);
+            line("rdb_last_bgsave_status", &"ok");
+            line("aof_enabled", &u8::from(shared.fsync != "never"));
+            line("aof_rewrite_in_progress", &0);
+            line("aof_rewrite_scheduled", &0);
+            line("aof_last_write_status", &"ok");
+            line("fsync", &shared.fsync);
+        }
+        "stats" => {
+            let load = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+            line(
+                "total_connections_received",
+                &load(&stats.connections_received),
+            );
+            line("total_commands_processed", &load(&stats.commands_processed));
+            line("instantaneous_ops_per_sec", &0);
+            line("total_net_input_bytes", &load(&stats.net_input_bytes));
+            line("total_net_output_bytes", &load(&stats.net_output_bytes));
+            line("instantaneous_input_kbps", &"0.00");
+            line("instantaneous_output_kbps", &"0.00");
+            line("rejected_connections", &load(&stats.rejected_connections));
+            line("expired_keys", &0);
+            line("evicted_keys", &0);
+            line("keyspace_hits", &0);
+            line("keyspace_misses", &0);
+            line("pubsub_channels", &0);
+            line("pubsub_patterns", &0);
+            line("total_error_replies", &load(&stats.error_replies));
+            line("total_reads_processed", &load(&stats.reads_processed));
+            line("total_writes_processed", &load(&stats.writes_processed));
+        }
+        "replication" => {
+            // Every kvorum node coordinates writes; replicas are the cluster's, listed below.
+            line("role", &"master");
+            line("connected_slaves", &0);
+            line("master_failover_state", &"no-failover");
+            line("master_replid", &shared.run_id);
+            line("master_replid2", &"0".repeat(40));
+            line("master_repl_offset", &0);
+            line("second_repl_offset", &-1);
+            line("repl_backlog_active", &0);
+            line("repl_backlog_size", &0);
+            line("repl_backlog_first_byte_offset", &0);
+            line("repl_backlog_histlen", &0);
+            let peers = (view.peers)();
+            line("replication_factor", &shared.policy.n);
+            line("cluster_nodes", &view.cluster_nodes);
+            line(
+                "cluster_peers_up",
+                &peers.iter().filter(|(_, p)| p.up).count(),
+            );
+            for (id, p) in peers {
+                line(
+                    &format!("peer_n{id}"),
+                    &format!(
+                        "state={},connected={},phi={:.2}",
+                        if p.up { "up" } else { "down" },
+                        u8::from(p.connected),
+                        p.phi
+                    ),
+                );
+            }
+        }
+        "cpu" => {
+            let (user, system) = cpu_seconds().unwrap_or((0.0, 0.0));
+            line("used_cpu_sys", &format!("{system:.6}"));
+            line("used_cpu_user", &format!("{user:.6}"));
+            line("used_cpu_sys_children", &"0.000000");
+            line("used_cpu_user_children", &"0.000000");
+        }
+        "commandstats" => {
+            for s in stats.command_stats() {
+                line(
+                    &format!("cmdstat_{}", s.name),
+                    &format!("calls={},rejected_calls={}", s.calls, s.rejected_calls),
+                );
+            }
+        }
+        "errorstats" => {
+            for (code, count) in stats.error_codes() {
+                line(&format!("errorstat_{code}"), &format!("count={count}"));
+            }
+        }
+        "cluster" => line("cluster_enabled", &0),
+        "hints" => {
+            let h = shared.hints.stats();
+            line("hints_count", &h.count);
+            line("hints_bytes", &h.bytes);
+            line("hints_stored", &h.stored);
+            line("hints_merged", &h.merged);
+            line("hints_delivered", &h.delivered);
+            line("hints_refused_bytes", &h.refused_bytes);
+            line("hints_refused_age", &h.refused_age);
+            line(
+                "handoff_attempts_failed",
+                &shared.handoff.failed.load(Relaxed),
+            );
+            for b in shared.hints.backlog() {
+                line(
+                    &format!("hints_backlog_n{}", b.target),
+                    &format!("hints={},bytes={}", b.hints, b.bytes),
+                );
+            }
+        }
+        // "modules": none are loaded. "keyspace": per-database key counts are not kept yet.
+        _ => {}
+    }
+}
+
+fn unix_micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
+}
+
+/// `Linux 6.1.0 x86_64`, as Redis's `uname` line.
+fn os_name() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_owned())
+    };
+    let kernel = read("/proc/sys/kernel/ostype").unwrap_or_else(|| std::env::consts::OS.into());
+    match read("/proc/sys/kernel/osrelease") {
+        Some(release) => format!("{kernel} {release} {}", std::env::consts::ARCH),
+        None => format!("{kernel} {}", std::env::consts::ARCH),
+    }
+}
+
+/// A `Field:   123 kB` value of a /proc file, in kB.
+fn proc_kb(path: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value = text.lines().find_map(|l| l.strip_prefix(field))?;
+    value.split_whitespace().next()?.parse().ok()
+}
+
+/// User and system CPU seconds of this process, from /proc/self/stat (in clock ticks of
+/// `USER_HZ`, which Linux fixes at 100 on every architecture it exposes to user space).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name in parentheses may hold spaces: fields are counted after its `)`.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user / 100.0, system / 100.0))
+}
+
+/// Bytes as Redis prints them: `512B`, `1.50K`, `3.20M`, `1.00G`, ...
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut value = n as f64 / 1024.0;
+    for unit in UNITS {
+        if value < 1024.0 || unit == "P" {
+            return format!("{value:.2}{unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{n}B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_redis() {
+        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes(), true);
+        assert!(m("*", ""));
+        assert!(m("*", "maxmemory"));
+        assert!(m("maxmemory*", "maxmemory-policy"));
+        assert!(m("MAXMEMORY", "maxmemory"));
+        assert!(!m("maxmemory", "maxmemory-policy"));
+        assert!(m("*memory*", "maxmemory-policy"));
+        assert!(m("m?xmemory", "maxmemory"));
+        assert!(m("[lmn]axmemory", "maxmemory"));
+        assert!(!m("[^m]axmemory", "maxmemory"));
+        assert!(m("[a-z]ort", "port"));
+        assert!(m("p\\ort", "port"));
+        assert!(m("*a*b*c", "xxaxxbxxc"));
+        assert!(!m("*a*b*c", "xxaxxbxx"));
+        assert!(!m("?", ""));
+        assert!(!m("", "x"));
+        assert!(m("a[", "a"), "an unclosed class matches nothing more");
+        assert!(!glob_match(b"PORT", b"port", false));
+        // Many stars against a long mismatch stays quick (no exponential backtracking).
+        let text = "a".repeat(10_000);
+        assert!(!m(&format!("{}b", "*a".repeat(50)), &text));
+    }
+
+    #[test]
+    fn bytes_print_as_redis_prints_them() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1536), "1.50K");
+        assert_eq!(human_bytes(3 << 20), "3.00M");
+        assert_eq!(human_bytes(5 << 30), "5.00G");
+    }
+
+    #[test]
+    fn docs_name_each_command_once_in_a_redis_group() {
+        for (i, doc) in DOCS.iter().enumerate() {
+            assert!(
+                DOCS[..i].iter().all(|other| other.name != doc.name),
+                "{}",
+                doc.name
+            );
+            assert!(
+                ["connection", "server", "string", "generic", "hash", "set"].contains(&doc.group),
+                "{}",
+                doc.name
+            );
+            assert_eq!(doc.name, doc.name.to_ascii_lowercase());
+        }
+    }
+
+    #[test]
+    fn this_family_is_documented() {
+        for spec in COMMANDS.iter().chain(super::super::connection::COMMANDS) {
+            assert!(doc(spec.name).is_some(), "{}", spec.name);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use bytes::{Bytes, BytesMut};
-use kvorum_resp::{encode_command, Frame, Protocol};
+use kvorum_resp::{encode_command, CommandDecoder, Frame, Limits, Protocol, ProtocolError};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -216,4 +216,52 @@ pub fn mutated() -> impl Strategy<Value = Vec<u8>> {
 
 pub fn hostile_input() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![vec(any::<u8>(), 0..128), resp_soup(), mutated()]
+}
+
+/// Writes a command inline, as `redis-cli` or a person at a terminal would: each argument in
+/// double quotes, with `\\`, `\"` and `\xHH` escapes for everything that is not printable.
+pub fn inline_command(args: &[&[u8]], out: &mut BytesMut) {
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b" ");
+        }
+        out.extend_from_slice(b"\"");
+        for &b in *arg {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'"' => out.extend_from_slice(b"\\\""),
+                b' '..=b'~' => out.extend_from_slice(&[b]),
+                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            }
+        }
+        out.extend_from_slice(b"\"");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Everything a server sees of `input` arriving in pieces cut at `cuts` (sorted offsets), read
+/// as the node reads: one decoder for the connection, drained after every piece. Returns the
+/// commands decoded, then the error that ended the connection or the bytes still waiting.
+pub fn serve(
+    input: &[u8],
+    cuts: &[usize],
+    limits: Limits,
+) -> (Vec<Vec<Bytes>>, Result<Vec<u8>, ProtocolError>) {
+    let mut decoder = CommandDecoder::new(limits);
+    let mut buf = BytesMut::new();
+    let mut commands = Vec::new();
+    let mut from = 0;
+    for &cut in cuts.iter().chain([&input.len()]) {
+        let cut = cut.clamp(from, input.len());
+        buf.extend_from_slice(&input[from..cut]);
+        from = cut;
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(args)) => commands.push(args),
+                Ok(None) => break,
+                Err(error) => return (commands, Err(error)),
+            }
+        }
+    }
+    (commands, Ok(buf.to_vec()))
 }

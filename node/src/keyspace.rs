@@ -1,0 +1,141 @@
+//! Listing the keyspace: the pages behind `SCAN`, `KEYS`, `DBSIZE`, `RANDOMKEY` and `FLUSHDB`.
+//!
+//! Keys are listed partition by partition, and within a partition in order of their
+//! [`key_hash`]. Since a key's partition is the top bits of its hash, the whole keyspace is
+//! then in hash order, the same on every node: a `SCAN` cursor is simply the hash to resume at,
+//! valid through any node of the cluster and across calls. (Storage keeps a partition's keys in
+//! byte order; a page sorts the partition's keys by hash, which costs one read of the partition
+//! per page.)
+//!
+//! A page of a partition is the union of the pages of its reachable primaries (a key written
+//! with `W=1` is listed while the others catch up), cut to the smallest `limit` hashes so the
+//! next page starts where this one ends. A listing reflects each replica's state when it was
+//! read: keys created or deleted meanwhile may or may not appear, as with Redis's `SCAN`.
+
+use kvorum_consistency::{record, KeyPage, ListedKey};
+use kvorum_ring::{key_hash, NamespaceId, PartitionId};
+
+use crate::storage::{keys, Storage};
+
+/// Keys read from storage per scan call while building a page.
+const SCAN_BATCH: usize = 1024;
+
+/// The live keys of `partition` of `ns` in this node's storage, from `from_hash` on, at most
+/// `limit` (more when several keys share the last hash, so a page never splits a hash).
+pub fn list_local(
+    storage: &dyn Storage,
+    ns: NamespaceId,
+    partition: PartitionId,
+    from_hash: u64,
+    limit: usize,
+    now_ms: u64,
+) -> Result<KeyPage, String> {
+    let prefix = keys::partition_prefix(ns.0, partition.0);
+    let mut found = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let batch = storage
+            .scan_prefix(&prefix, after.as_deref(), SCAN_BATCH)
+            .map_err(|e| e.to_string())?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.0.clone());
+        for (stored_key, stored) in &batch {
+            let (_, _, key) = keys::decode_data_key(stored_key).map_err(|e| e.to_string())?;
+            let hash = key_hash(ns, key);
+            if hash < from_hash {
+                continue;
+            }
+            let object = match record::decode_object(stored) {
+                Ok(object) => object,
+                Err(e) => {
+                    // Anti-entropy repairs it; a listing skips it rather than failing.
+                    tracing::warn!(error = %e, "corrupt record skipped by a key listing");
+                    continue;
+                }
+            };
+            if let Some(value) = object.read(now_ms) {
+                found.push(ListedKey {
+                    hash,
+                    key: key.to_vec(),
+                    kind: value.kind(),
+                });
+            }
+        }
+        if batch.len() < SCAN_BATCH {
+            break;
+        }
+    }
+    Ok(cut(found, limit))
+}
+
+/// The union of the pages several replicas gave for the same request, cut to `limit`.
+pub fn union(pages: Vec<KeyPage>, limit: usize) -> KeyPage {
+    // A replica whose page was cut at hash `h` may hold more keys after `h` that another did
+    // not list: the union is only complete up to the smallest such cut.
+    let horizon = pages.iter().filter_map(|p| p.next).min();
+    let mut keys: Vec<ListedKey> = pages
+        .into_iter()
+        .flat_map(|p| p.keys)
+        .filter(|k| horizon.is_none_or(|h| k.hash < h))
+        .collect();
+    keys.sort_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
+    keys.dedup_by(|a, b| a.hash == b.hash && a.key == b.key);
+    let mut page = cut(keys, limit);
+    if page.next.is_none() {
+        page.next = horizon;
+    }
+    page
+}
+
+/// Sorts by hash and keeps the first `limit` keys (and any that share the last one's hash).
+fn cut(mut keys: Vec<ListedKey>, limit: usize) -> KeyPage {
+    keys.sort_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
+    let limit = limit.max(1);
+    if keys.len() <= limit {
+        return KeyPage { keys, next: None };
+    }
+    let last_hash = keys[limit - 1].hash;
+    let end = keys.partition_point(|k| k.hash <= last_hash);
+    let next = keys.get(end).map(|k| k.hash);
+    keys.truncate(end);
+    KeyPage { keys, next }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvorum_consistency::Kind;
+
+    fn key(hash: u64, name: &str) -> ListedKey {
+        ListedKey {
+            hash,
+            key: name.as_bytes().to_vec(),
+            kind: Kind::Register,
+        }
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_hash_and_says_where_to_resume() {
+        let page = cut(vec![key(5, "e"), key(1, "a"), key(3, "c"), key(3, "d")], 2);
+        let names: Vec<_> = page.keys.iter().map(|k| k.key.clone()).collect();
+        assert_eq!(names, vec![b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+        assert_eq!(page.next, Some(5));
+        assert_eq!(cut(vec![key(1, "a")], 2).next, None);
+    }
+
+    #[test]
+    fn a_union_is_complete_only_up_to_the_earliest_cut() {
+        let a = KeyPage {
+            keys: vec![key(1, "a"), key(2, "b")],
+            next: Some(7),
+        };
+        let b = KeyPage {
+            keys: vec![key(2, "b"), key(8, "h")],
+            next: None,
+        };
+        let page = union(vec![a, b], 10);
+        let hashes: Vec<_> = page.keys.iter().map(|k| k.hash).collect();
+        assert_eq!(hashes, vec![1, 2]);
+        assert_eq!(page.next, Some(7));
+    }
+}
