@@ -359,13 +359,60 @@ impl Object {
         let ts = if self.is_pristine() {
             Timestamp::ZERO
         } else {
-            let latest = self.max_timestamp().unwrap_or(Timestamp::ZERO);
-            Timestamp {
-                physical_ms: latest.physical_ms,
-                logical: latest.logical.saturating_add(1),
-            }
+            self.successor_ts(None)
         };
         Incarnation { ts, kind }
+    }
+
+    /// A timestamp after this incarnation and every version in its data (and after `also`),
+    /// derived from the state alone so replicas holding the same state derive the same one.
+    /// The TTL's own change time is left out: a concurrent `EXPIRE` must not make two
+    /// conversions of the same string differ.
+    fn successor_ts(&self, also: Option<Timestamp>) -> Timestamp {
+        let data_max = match &self.data {
+            Data::Register(s) => s.iter().map(|s| s.ts).max(),
+            Data::Hash(h) => h
+                .iter()
+                .flat_map(|e| e.versions.iter().map(|v| v.value.ts))
+                .max(),
+            Data::Counter(_) | Data::Set(_) => None,
+        };
+        let latest = [data_max, Some(self.incarnation.ts), also]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(Timestamp::ZERO);
+        Timestamp {
+            physical_ms: latest.physical_ms,
+            logical: latest.logical.saturating_add(1),
+        }
+    }
+
+    /// A write to an expired key starts the key afresh: a new incarnation of the same kind,
+    /// empty and without TTL, derived from the expired state (so replicas renewing the same
+    /// state agree). Versions of the expired incarnation that this replica never saw lose to
+    /// it on merge: they are as expired as the ones it held. `ts` is the write's time.
+    pub(crate) fn renew_expired(&mut self, ts: Timestamp) {
+        let Some(at_ms) = self.expiry.at_ms else {
+            return;
+        };
+        let at = Timestamp {
+            physical_ms: at_ms,
+            logical: 0,
+        };
+        self.incarnation = Incarnation {
+            ts: self.successor_ts(Some(at)),
+            kind: self.incarnation.kind,
+        };
+        self.data = Data::empty(self.incarnation.kind);
+        let cleared = self.expiry.ts.max(ts);
+        self.expiry = Expiry {
+            ts: Timestamp {
+                physical_ms: cleared.physical_ms,
+                logical: cleared.logical.saturating_add(1),
+            },
+            at_ms: None,
+        };
     }
 
     /// Turns this object into a `kind` one (same incarnation if it already is), dropping the

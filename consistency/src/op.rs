@@ -19,7 +19,7 @@ use kvorum_ring::NodeId;
 use serde::{Deserialize, Serialize};
 
 use crate::crdt::counter::{
-    format_float, parse_float, parse_int, parse_number, Counter, Float, IncrError,
+    format_float, parse_float, parse_int, Counter, Float, IncrError, Number,
 };
 use crate::crdt::entries::FieldValue;
 use crate::crdt::expiry::Expiry;
@@ -234,6 +234,9 @@ pub fn apply(op: &Op, current: &Object, node: NodeId, ts: Timestamp) -> Result<A
 }
 
 fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result<Outcome, OpError> {
+    if o.expiry().is_expired(now) {
+        o.renew_expired(ts);
+    }
     match op {
         Op::Set {
             value,
@@ -272,7 +275,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
         Op::Delete { get } => {
             let old = string_of(o, now, *get)?;
             let existed = o.exists(now);
-            if existed || o.expiry().is_expired(now) {
+            if existed {
                 clear(o, node, ts);
             }
             Ok(if *get {
@@ -286,7 +289,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             check_size(text.len() as u64 + value.len() as u64)?;
             text.extend_from_slice(value);
             let len = text.len() as i64;
-            keep_ttl_write(o, node, ts, now, text.freeze());
+            write_string(o, node, ts, text.freeze());
             Ok(Outcome::Int(len))
         }
         Op::SetRange { offset, value } => {
@@ -303,16 +306,16 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             }
             text[offset..end].copy_from_slice(value);
             let len = text.len() as i64;
-            keep_ttl_write(o, node, ts, now, text.freeze());
+            write_string(o, node, ts, text.freeze());
             Ok(Outcome::Int(len))
         }
         Op::IncrBy { delta } => {
-            let counter = counter_of(o, node, ts, now, OpError::NotInteger)?;
+            let counter = counter_of(o, now, OpError::NotInteger)?;
             let next = counter.incr(node, *delta).map_err(incr_error)?;
             Ok(Outcome::Int(next))
         }
         Op::IncrByFloat { delta } => {
-            let counter = counter_of(o, node, ts, now, OpError::NotFloat)?;
+            let counter = counter_of(o, now, OpError::NotFloat)?;
             let next = counter.incr_float(node, delta.0).map_err(incr_error)?;
             Ok(Outcome::Text(Bytes::from(format_float(next))))
         }
@@ -354,7 +357,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             Ok(Outcome::Old(value))
         }
         Op::HSet { fields, if_absent } => {
-            entries_of(o, node, ts, now, Kind::Hash)?;
+            entries_of(o, now, Kind::Hash)?;
             let mut added = 0;
             for (field, value) in fields {
                 let Data::Hash(h) = o.data() else {
@@ -389,7 +392,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             Ok(Outcome::Int(removed as i64))
         }
         Op::HIncrBy { field, delta } => {
-            entries_of(o, node, ts, now, Kind::Hash)?;
+            entries_of(o, now, Kind::Hash)?;
             let current = match hash_field(o, field) {
                 Some(v) => parse_int(&v).ok_or(OpError::HashNotInteger)?,
                 None => 0,
@@ -399,7 +402,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             Ok(Outcome::Int(next))
         }
         Op::HIncrByFloat { field, delta } => {
-            entries_of(o, node, ts, now, Kind::Hash)?;
+            entries_of(o, now, Kind::Hash)?;
             let current = match hash_field(o, field) {
                 Some(v) => parse_float(&v).ok_or(OpError::HashNotFloat)?,
                 None => 0.0,
@@ -413,7 +416,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             Ok(Outcome::Text(text))
         }
         Op::SAdd { members } => {
-            entries_of(o, node, ts, now, Kind::Set)?;
+            entries_of(o, now, Kind::Set)?;
             let mut added = 0;
             for member in members {
                 let present = matches!(o.data(), Data::Set(s) if s.contains(member));
@@ -465,7 +468,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             match value {
                 Plain::Str(s) => write_string(o, node, ts, s.clone()),
                 Plain::Set(members) => {
-                    entries_of(o, node, ts, now, Kind::Set)?;
+                    entries_of(o, now, Kind::Set)?;
                     for m in members {
                         let dot = o.mint(node);
                         if let Data::Set(s) = o.data_mut() {
@@ -474,7 +477,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
                     }
                 }
                 Plain::Hash(fields) => {
-                    entries_of(o, node, ts, now, Kind::Hash)?;
+                    entries_of(o, now, Kind::Hash)?;
                     for (f, v) in fields {
                         put_field(o, node, ts, f, v.clone());
                     }
@@ -535,15 +538,6 @@ fn write_string(o: &mut Object, node: NodeId, ts: Timestamp, value: Bytes) {
     *o = next;
 }
 
-/// `APPEND`/`SETRANGE`: a string write that keeps a live key's TTL.
-fn keep_ttl_write(o: &mut Object, node: NodeId, ts: Timestamp, now: u64, value: Bytes) {
-    let expired = o.expiry().is_expired(now);
-    write_string(o, node, ts, value);
-    if expired {
-        set_ttl(o, ts, Ttl::Clear);
-    }
-}
-
 fn set_ttl(o: &mut Object, ts: Timestamp, ttl: Ttl) {
     let at_ms = match ttl {
         Ttl::Keep => return,
@@ -579,19 +573,10 @@ fn live_kind(o: &Object, now: u64, kind: Kind) -> Result<bool, OpError> {
     }
 }
 
-/// Prepares the key for a set or hash write: WRONGTYPE if it holds another live type; an
-/// expired or deleted key of any type starts empty (and loses its TTL).
-fn entries_of(
-    o: &mut Object,
-    node: NodeId,
-    ts: Timestamp,
-    now: u64,
-    kind: Kind,
-) -> Result<(), OpError> {
+/// Prepares the key for a set or hash write: WRONGTYPE if it holds another live type; a
+/// deleted key of any type becomes an empty one of `kind`.
+fn entries_of(o: &mut Object, now: u64, kind: Kind) -> Result<(), OpError> {
     if !live_kind(o, now, kind)? {
-        if o.expiry().is_expired(now) {
-            clear(o, node, ts);
-        }
         o.become_kind(kind);
     }
     Ok(())
@@ -599,32 +584,25 @@ fn entries_of(
 
 /// Prepares the key for a counter op and returns its counter: a live string holding a number
 /// becomes a counter starting from it; `not_number` if it holds something else.
-fn counter_of<'a>(
-    o: &'a mut Object,
-    node: NodeId,
-    ts: Timestamp,
-    now: u64,
-    not_number: OpError,
-) -> Result<&'a mut Counter, OpError> {
+fn counter_of(o: &mut Object, now: u64, not_number: OpError) -> Result<&mut Counter, OpError> {
     match o.read(now) {
         Some(Value::Counter(_)) => {}
         Some(Value::Str(s)) => {
-            let base = parse_number(s).ok_or(not_number)?;
+            // `INCR` reads only what Redis reads as an integer ("10", not "10.0" or "1e3").
+            let base = match not_number {
+                OpError::NotInteger => parse_int(s).map(Number::Int),
+                _ => parse_float(s).map(Number::Float),
+            }
+            .ok_or(not_number)?;
+            let source = o.winner().map(|w| (w.ts, w.dot)).unwrap_or_default();
             let incarnation = o.incarnation_for(Kind::Counter);
             let context = o.context().clone();
             let expiry = o.expiry();
-            *o = Object::from_parts(
-                context,
-                incarnation,
-                Data::Counter(Counter::from_base(base)),
-                expiry,
-            );
+            let counter = Counter::from_base(base, source);
+            *o = Object::from_parts(context, incarnation, Data::Counter(counter), expiry);
         }
         Some(_) => return Err(OpError::WrongType),
         None => {
-            if o.expiry().is_expired(now) {
-                clear(o, node, ts);
-            }
             if o.kind() != Kind::Counter {
                 o.become_kind(Kind::Counter);
             }

@@ -23,6 +23,16 @@ pub struct Dot {
     pub counter: u64,
 }
 
+/// The dot no write has: counters start at 1.
+impl Default for Dot {
+    fn default() -> Self {
+        Dot {
+            node: NodeId(0),
+            counter: 0,
+        }
+    }
+}
+
 /// Highest counter seen per node. Entries with counter 0 are never stored, so two vectors that
 /// describe the same knowledge are equal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use kvorum_ring::NodeId;
 
+use crate::hlc::Timestamp;
+use crate::version::Dot;
+
 /// An `f64` compared and hashed by its bits, so states stay `Eq`.
 #[derive(Copy, Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -161,6 +164,9 @@ pub enum IncrError {
 pub struct Counter {
     base_int: i64,
     base_float: Float,
+    /// Names the string write the base came from; two replicas that converted different
+    /// strings keep the base of the later one, never a mix.
+    base_source: (Timestamp, Dot),
     base_removed: bool,
     /// One per node, sorted by node.
     contributions: Vec<Contribution>,
@@ -169,8 +175,8 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// A counter starting from the number a string held.
-    pub fn from_base(base: Number) -> Self {
+    /// A counter starting from the number a string held; `source` names the string's write.
+    pub fn from_base(base: Number, source: (Timestamp, Dot)) -> Self {
         let (base_int, base_float) = match base {
             Number::Int(i) => (i, 0.0),
             Number::Float(f) => (0, f),
@@ -178,6 +184,7 @@ impl Counter {
         Counter {
             base_int,
             base_float: Float(base_float),
+            base_source: source,
             ..Counter::default()
         }
     }
@@ -198,8 +205,9 @@ impl Counter {
     fn live_parts(&self) -> impl Iterator<Item = (i128, f64, u64)> + '_ {
         self.contributions.iter().map(|c| match self.floor(c.node) {
             Some(f) if f.seq >= c.seq => (0, 0.0, 0),
+            // Totals wrap (see `incr`): the difference is exact while the true one fits.
             Some(f) => (
-                i128::from(c.int) - i128::from(f.int),
+                i128::from(c.int.wrapping_sub(f.int)),
                 c.float.0 - f.float.0,
                 c.ops.saturating_sub(f.ops),
             ),
@@ -255,9 +263,10 @@ impl Counter {
     pub fn incr(&mut self, node: NodeId, delta: i64) -> Result<i64, IncrError> {
         let current = self.value().as_int().ok_or(IncrError::NotInteger)?;
         let next = current.checked_add(delta).ok_or(IncrError::Overflow)?;
+        // A node's running total may pass i64 over its life while the value never does (a
+        // delete does not reset it): it wraps, and values are computed from differences.
         let own = self.contribution_mut(node);
-        let int = own.int.checked_add(delta).ok_or(IncrError::Overflow)?;
-        own.int = int;
+        own.int = own.int.wrapping_add(delta);
         own.seq += 1;
         own.ops += 1;
         Ok(next)
@@ -283,9 +292,17 @@ impl Counter {
     }
 
     pub fn merge(&self, other: &Counter) -> Counter {
+        let base = if (self.base_source, self.base_int, self.base_float)
+            >= (other.base_source, other.base_int, other.base_float)
+        {
+            self
+        } else {
+            other
+        };
         Counter {
-            base_int: self.base_int.max(other.base_int),
-            base_float: self.base_float.max(other.base_float),
+            base_int: base.base_int,
+            base_float: base.base_float,
+            base_source: base.base_source,
             base_removed: self.base_removed || other.base_removed,
             contributions: merge_by_seq(&self.contributions, &other.contributions),
             floors: merge_by_seq(&self.floors, &other.floors),
@@ -357,7 +374,7 @@ mod tests {
 
     #[test]
     fn a_delete_removes_what_it_saw_and_keeps_concurrent_increments() {
-        let mut c = Counter::from_base(Number::Int(10));
+        let mut c = Counter::from_base(Number::Int(10), Default::default());
         c.incr(NodeId(1), 3).unwrap();
         let mut deleted = c.clone();
         deleted.clear();
@@ -393,10 +410,10 @@ mod tests {
 
     #[test]
     fn overflow_and_non_integers_are_refused_without_change() {
-        let mut c = Counter::from_base(Number::Int(i64::MAX));
+        let mut c = Counter::from_base(Number::Int(i64::MAX), Default::default());
         assert_eq!(c.incr(NodeId(1), 1), Err(IncrError::Overflow));
         assert_eq!(c.value(), Number::Int(i64::MAX));
-        let mut f = Counter::from_base(Number::Float(1.5));
+        let mut f = Counter::from_base(Number::Float(1.5), Default::default());
         assert_eq!(f.incr(NodeId(1), 1), Err(IncrError::NotInteger));
         assert_eq!(
             f.incr_float(NodeId(1), f64::INFINITY),
@@ -412,7 +429,7 @@ mod tests {
         assert_eq!(format_float(-2.5), "-2.5");
         assert_eq!(format_float(5.0e3), "5000");
         assert_eq!(format_float(1e20), "100000000000000000000");
-        let mut c = Counter::from_base(Number::Float(10.5));
+        let mut c = Counter::from_base(Number::Float(10.5), Default::default());
         assert_eq!(c.incr_float(NodeId(1), 0.1).unwrap(), 10.6);
         c.incr_float(NodeId(1), -0.6).unwrap();
         assert_eq!(c.value().to_text(), "10");
