@@ -939,7 +939,6 @@ proptest! {
     /// changes (far in the future, so nothing expires) interleave. No increment may be lost:
     /// the converged value is 10 plus every increment.
     #[test]
-                which drops the other replicas' increments"]
     fn conversions_with_ttl_changes_lose_no_increment(
         steps in history(prop_oneof![
             3 => incr_act(),
