@@ -1,6 +1,6 @@
 //! Hash commands: HSET, HSETNX, HMSET, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS, HLEN,
-//! HEXISTS, HSTRLEN, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN — and the cursor scans and glob
-//! patterns that HSCAN, SSCAN (and the key-space SCAN) share.
+//! HEXISTS, HSTRLEN, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN — and the cursor scans over one
+//! key's entries that HSCAN and SSCAN share.
 //!
 //! A hash is an observed-remove map of registers: `HSET` through two nodes at once keeps both
 //! versions of the field and every read takes the one with the highest hybrid-logical-clock
@@ -24,6 +24,7 @@ use kvorum_consistency::crdt::entries::{field_winner, HashEntries};
 use kvorum_consistency::{Command, Op, Outcome as OpOutcome};
 use kvorum_resp::{Frame, Protocol};
 
+use super::pattern::glob_match;
 use super::reply::Done;
 use super::sets::{draw, parse_draw_count, Draw};
 use super::strings::integer_outcome;
@@ -35,7 +36,13 @@ use super::{
 /// The commands of this family.
 pub(super) static COMMANDS: &[CommandSpec] = &[
     spec("hset", -4, &["write", "denyoom", "fast"], (1, 1, 1), hset),
-    spec("hsetnx", 4, &["write", "denyoom", "fast"], (1, 1, 1), hsetnx),
+    spec(
+        "hsetnx",
+        4,
+        &["write", "denyoom", "fast"],
+        (1, 1, 1),
+        hsetnx,
+    ),
     spec("hmset", -4, &["write", "denyoom", "fast"], (1, 1, 1), hmset),
     spec("hget", 3, &["readonly", "fast"], (1, 1, 1), hget),
     spec("hmget", -3, &["readonly", "fast"], (1, 1, 1), hmget),
@@ -152,13 +159,21 @@ pub fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 pub fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx, &args[1], |hash| {
-        Frame::array(fields_of(hash).map(|(f, _)| Frame::bulk(f.clone())).collect())
+        Frame::array(
+            fields_of(hash)
+                .map(|(f, _)| Frame::bulk(f.clone()))
+                .collect(),
+        )
     })
 }
 
 pub fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx, &args[1], |hash| {
-        Frame::array(fields_of(hash).map(|(_, v)| Frame::bulk(v.clone())).collect())
+        Frame::array(
+            fields_of(hash)
+                .map(|(_, v)| Frame::bulk(v.clone()))
+                .collect(),
+        )
     })
 }
 
@@ -268,12 +283,11 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]`.
 pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let (cursor, options) = match parse_cursor(&args[2])
-        .and_then(|c| Ok((c, ScanOptions::parse(&args[3..], true)?)))
-    {
-        Ok(parsed) => parsed,
-        Err(e) => return e.into(),
-    };
+    let (cursor, options) =
+        match parse_cursor(&args[2]).and_then(|c| Ok((c, ScanOptions::parse(&args[3..], true)?))) {
+            Ok(parsed) => parsed,
+            Err(e) => return e.into(),
+        };
     read_hash(ctx, &args[1], move |hash| {
         let (next, page) = scan_page(fields_of(hash), |(f, _)| f, cursor, options.count);
         let mut items = Vec::new();
@@ -299,7 +313,7 @@ fn bulk_or_null(value: Option<&Bytes>) -> Frame {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cursor scans and glob patterns, shared by HSCAN, SSCAN and the key-space SCAN.
+// Cursor scans over one key's entries, shared by HSCAN and SSCAN.
 
 /// How many entries a scan page examines when the client gives no `COUNT` (Redis's default).
 pub(crate) const DEFAULT_SCAN_COUNT: usize = 10;
@@ -427,118 +441,10 @@ pub(crate) fn scan_page<T>(
     (next, page.into_iter().map(|(_, item)| item).collect())
 }
 
-/// Redis's glob patterns (`KEYS`, `SCAN ... MATCH`), byte-wise and case-sensitive:
-/// `*` any run of bytes, `?` any one byte, `[abc]` `[^abc]` `[a-z]` a byte in (or not in) a set
-/// or range, `\x` the byte `x` itself. A `[` with no closing `]` runs to the end of the pattern.
-///
-/// Runs in O(pattern × text) at worst: on a mismatch it only goes back to the latest `*`, which
-/// is enough because every other element matches exactly one byte.
-pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    // After the latest `*`: where the pattern resumes and the text position it was tried at.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                p += 1;
-                star = Some((p, t));
-                continue;
-            }
-            Some(_) => {
-                let (matched, next) = match_one(pattern, p, text[t]);
-                if matched {
-                    p = next;
-                    t += 1;
-                    continue;
-                }
-            }
-            None => {}
-        }
-        match star {
-            Some((resume, tried)) => {
-                p = resume;
-                t = tried + 1;
-                star = Some((resume, tried + 1));
-            }
-            None => return false,
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
-/// Whether the pattern element at `p` (not `*`) matches byte `c`, and where the next element
-/// starts.
-fn match_one(pattern: &[u8], p: usize, c: u8) -> (bool, usize) {
-    match pattern[p] {
-        b'?' => (true, p + 1),
-        b'\\' if p + 1 < pattern.len() => (pattern[p + 1] == c, p + 2),
-        b'[' => {
-            let mut i = p + 1;
-            let negate = pattern.get(i) == Some(&b'^');
-            if negate {
-                i += 1;
-            }
-            let mut matched = false;
-            while let Some(&x) = pattern.get(i) {
-                if x == b'\\' && i + 1 < pattern.len() {
-                    matched |= pattern[i + 1] == c;
-                    i += 2;
-                } else if x == b']' {
-                    i += 1;
-                    break;
-                } else if pattern.len() - i >= 3 && pattern[i + 1] == b'-' {
-                    let (a, b) = (x.min(pattern[i + 2]), x.max(pattern[i + 2]));
-                    matched |= (a..=b).contains(&c);
-                    i += 3;
-                } else {
-                    matched |= x == c;
-                    i += 1;
-                }
-            }
-            (matched != negate, i)
-        }
-        literal => (literal == c, p + 1),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
-
-    fn m(pattern: &str, text: &str) -> bool {
-        glob_match(pattern.as_bytes(), text.as_bytes())
-    }
-
-    #[test]
-    fn glob_patterns_follow_redis() {
-        assert!(m("*", ""));
-        assert!(m("*", "anything"));
-        assert!(m("h?llo", "hello") && m("h?llo", "hallo") && !m("h?llo", "hllo"));
-        assert!(m("h*llo", "hllo") && m("h*llo", "heeeello"));
-        assert!(m("h[ae]llo", "hello") && m("h[ae]llo", "hallo") && !m("h[ae]llo", "hillo"));
-        assert!(!m("h[^e]llo", "hello") && m("h[^e]llo", "hallo"));
-        assert!(m("h[a-b]llo", "hbllo") && !m("h[a-b]llo", "hcllo"));
-        assert!(m("h[b-a]llo", "hallo"), "reversed ranges are swapped");
-        assert!(m(r"h\*llo", "h*llo") && !m(r"h\*llo", "hello"));
-        assert!(m(r"[\]]", "]") && m(r"[\-]", "-"));
-        assert!(m("user:*:name", "user:42:name") && !m("user:*:name", "user:42:age"));
-        assert!(m("a*b*c", "aXXbYYc") && !m("a*b*c", "aXXbYY"));
-        assert!(m("*a", "aaa") && !m("*a", "aab"));
-        assert!(m("ab\\", "ab\\"), "a trailing backslash is literal");
-        assert!(m("[abc", "b"), "an unclosed class runs to the end");
-        assert!(!m("[]", "a"));
-        assert!(!m("abc", "ab") && !m("ab", "abc"));
-        assert!(m("**", "x") && m("a**", "a"));
-        assert!(!m("?", ""));
-    }
-
-    #[test]
-    fn glob_matching_has_no_exponential_blowup() {
-        let text = "a".repeat(200);
-        let pattern = format!("{}b", "a*".repeat(50));
-        assert!(!glob_match(pattern.as_bytes(), text.as_bytes()));
-    }
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("field:{i}")).collect()
@@ -608,7 +514,10 @@ mod tests {
     #[test]
     fn scan_options_parse_like_redis() {
         let args = |words: &[&'static str]| -> Vec<Bytes> {
-            words.iter().map(|w| Bytes::from_static(w.as_bytes())).collect()
+            words
+                .iter()
+                .map(|w| Bytes::from_static(w.as_bytes()))
+                .collect()
         };
         let o = ScanOptions::parse(&args(&["match", "a*", "COUNT", "3", "NOVALUES"]), true);
         assert_eq!(

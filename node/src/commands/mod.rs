@@ -18,12 +18,14 @@ mod connection;
 mod consistency;
 mod context;
 mod counters;
+mod hashes;
 mod keys;
 mod keyspace;
 mod pattern;
 mod replica;
 mod reply;
 mod server;
+mod sets;
 mod strings;
 mod ttl;
 mod view;
@@ -112,6 +114,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     ttl::COMMANDS,
     keyspace::COMMANDS,
     keys::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
     consistency::COMMANDS,
     context::COMMANDS,
     replica::COMMANDS,

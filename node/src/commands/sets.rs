@@ -275,9 +275,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let available = args.len() - 2;
     let numkeys = match usize::try_from(numkeys) {
         Ok(n) if n <= available => n,
-        _ => {
-            return Frame::error("ERR Number of keys can't be greater than number of args").into()
-        }
+        _ => return Frame::error("ERR Number of keys can't be greater than number of args").into(),
     };
     let mut limit = 0;
     let mut options = args[2 + numkeys..].iter();
