@@ -470,4 +470,30 @@ node_dir = "tls/n1"
         .unwrap_err();
         assert!(err.to_string().contains("limits.max_pipeline"), "{err}");
     }
+
+    #[test]
+    fn the_password_and_databases_are_read_checked_and_never_printed() {
+        let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        assert_eq!(c.auth.requirepass, None);
+        assert_eq!(c.databases, 16);
+        let c = load(&format!(
+            "replication_factor = 1\ndatabases = 4\n{MINIMAL}[auth]\nrequirepass = \"hunter2\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.auth.requirepass.as_deref(), Some("hunter2"));
+        assert_eq!(c.databases, 4);
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let err = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[auth]\nrequirepass = \"\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("auth.requirepass"), "{err}");
+        let err = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[auth]\npassword = \"x\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+        let err = load(&format!("replication_factor = 1\ndatabases = 0\n{MINIMAL}")).unwrap_err();
+        assert!(err.to_string().contains("databases"), "{err}");
+    }
 }

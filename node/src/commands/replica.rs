@@ -1,13 +1,14 @@
 //! `REPLICA GET key`: a debug command that returns **this node's own copy** of a key, without
 //! asking any other replica (no quorum, no repair). It shows what one replica holds, e.g. that
 //! a node that was down received the writes it missed through hinted handoff or read repair.
-//! The value shown is the copy's winning sibling (nil if it holds none, or a delete).
+//! The value shown is what a read of that copy alone sees: a string's winning sibling (or a
+//! counter's value), a set's members, a hash's fields and values; nil if absent or expired.
 
 use bytes::Bytes;
 use kvorum_consistency::{Key, Reply};
 use kvorum_resp::Frame;
-use kvorum_ring::NamespaceId;
 
+use super::view;
 use super::{printable, spec, CommandSpec, Ctx, Outcome};
 use crate::driver::Work;
 
@@ -32,7 +33,7 @@ pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return e.into();
     }
     let key = Key {
-        ns: NamespaceId::DEFAULT,
+        ns: ctx.session.namespace,
         key: args[2].to_vec(),
     };
     let queued = ctx.shared.driver.try_submit(Work::LocalRead(key));
@@ -42,12 +43,7 @@ pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             Err(_) => None,
         };
         match reply {
-            Some(Reply::Value(Some(object))) => object
-                .value()
-                .cloned()
-                .map(Frame::bulk)
-                .unwrap_or_else(Frame::null),
-            Some(Reply::Value(None)) => Frame::null(),
+            Some(Reply::Value(object)) => view::frame(&object),
             Some(Reply::Failed { reason }) => Frame::error(format!("ERR {reason}")),
             _ => Frame::error("ERR the node is shutting down"),
         }

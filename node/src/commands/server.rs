@@ -17,6 +17,7 @@ use bytes::Bytes;
 use kvorum_resp::Frame;
 
 use super::connection::REDIS_VERSION;
+use super::pattern::glob_match;
 use super::{all, printable, spec, wrong_arity, CommandSpec, Ctx, Outcome, NO_KEYS};
 use crate::session::Shared;
 
@@ -152,8 +153,9 @@ fn command_list(filter: &[Bytes]) -> Outcome {
                     })
                 }
                 b"pattern" => {
-                    let pattern = value.clone();
-                    Box::new(move |s| glob_match(&pattern, s.name.as_bytes(), true))
+                    // Command names are lower case; the pattern matches them in any case.
+                    let pattern = value.to_ascii_lowercase();
+                    Box::new(move |s| glob_match(&pattern, s.name.as_bytes()))
                 }
                 _ => return super::syntax_error().into(),
             }
@@ -284,7 +286,8 @@ pub fn doc(name: &str) -> Option<&'static Doc> {
 }
 
 /// Documentation of the commands kvorum serves or may serve, by name. A command missing here
-/// still answers `COMMAND DOCS`, with empty texts.
+/// still answers `COMMAND DOCS`, with empty texts. One line per command, as a table.
+#[rustfmt::skip]
 pub static DOCS: &[Doc] = &[
     // connection
     d("ping", "connection", "1.0.0", "O(1)", "Answers PONG, or echoes its argument."),
@@ -408,14 +411,12 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     };
     match sub {
         "get" => {
+            // Parameter names are lower case; patterns match them in any case, as in Redis.
+            let patterns: Vec<Vec<u8>> = args[2..].iter().map(|p| p.to_ascii_lowercase()).collect();
             let params = config_params(ctx.shared, ctx.session.authenticated);
             let pairs = params
                 .into_iter()
-                .filter(|(name, _)| {
-                    args[2..]
-                        .iter()
-                        .any(|pattern| glob_match(pattern, name.as_bytes(), true))
-                })
+                .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
                 .map(|(name, value)| (Frame::bulk(name), Frame::bulk(value)))
                 .collect();
             Frame::map(pairs).into()
@@ -503,94 +504,6 @@ fn config_params(shared: &Shared, authenticated: bool) -> Vec<(&'static str, Str
         ("io-threads", "1".to_owned()),
         ("replica-read-only", "yes".to_owned()),
     ]
-}
-
-/// Glob matching as Redis does it for `CONFIG GET`, `KEYS` and friends: `*`, `?`, `[abc]`,
-/// `[a-z]`, `[^...]` and `\` escapes; ASCII case-insensitive when `nocase`. Runs in
-/// O(pattern × text): only the last `*` is ever backtracked to.
-pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
-    let same = |a: u8, b: u8| {
-        if nocase {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
-    let (mut p, mut t) = (0usize, 0usize);
-    // Where to resume after the last `*`: the pattern after it, and the text it has eaten to.
-    let mut star: Option<(usize, usize)> = None;
-    while let Some(&c) = text.get(t) {
-        let step = match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p + 1, t));
-                p += 1;
-                continue;
-            }
-            Some(b'?') => Some(p + 1),
-            Some(b'[') => {
-                let (matched, next) = char_class(pattern, p + 1, c, nocase);
-                matched.then_some(next)
-            }
-            Some(b'\\') if pattern.get(p + 1).is_some_and(|&e| same(e, c)) => Some(p + 2),
-            Some(b'\\') if p + 1 < pattern.len() => None,
-            Some(&literal) if same(literal, c) => Some(p + 1),
-            _ => None,
-        };
-        match (step, star) {
-            (Some(next), _) => {
-                p = next;
-                t += 1;
-            }
-            (None, Some((after_star, eaten))) => {
-                p = after_star;
-                t = eaten + 1;
-                star = Some((after_star, eaten + 1));
-            }
-            (None, None) => return false,
-        }
-    }
-    pattern
-        .get(p..)
-        .unwrap_or_default()
-        .iter()
-        .all(|&c| c == b'*')
-}
-
-/// Matches `c` against the class starting at `start` (just after `[`); returns whether it
-/// matched and where the pattern continues after the closing `]` (or its end, if unclosed).
-fn char_class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> (bool, usize) {
-    let fold = |b: u8| if nocase { b.to_ascii_lowercase() } else { b };
-    let c = fold(c);
-    let mut i = start;
-    let negate = pattern.get(i) == Some(&b'^');
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    while let Some(&b) = pattern.get(i) {
-        match b {
-            b']' => return (matched != negate, i + 1),
-            b'\\' if i + 1 < pattern.len() => {
-                matched |= pattern.get(i + 1).is_some_and(|&e| fold(e) == c);
-                i += 2;
-            }
-            _ if pattern.get(i + 1) == Some(&b'-')
-                && pattern.get(i + 2).is_some_and(|&e| e != b']') =>
-            {
-                let (mut lo, mut hi) = (fold(b), pattern.get(i + 2).map_or(0, |&e| fold(e)));
-                if lo > hi {
-                    std::mem::swap(&mut lo, &mut hi);
-                }
-                matched |= (lo..=hi).contains(&c);
-                i += 3;
-            }
-            _ => {
-                matched |= fold(b) == c;
-                i += 1;
-            }
-        }
-    }
-    (matched != negate, i)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -908,31 +821,6 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_match_like_redis() {
-        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes(), true);
-        assert!(m("*", ""));
-        assert!(m("*", "maxmemory"));
-        assert!(m("maxmemory*", "maxmemory-policy"));
-        assert!(m("MAXMEMORY", "maxmemory"));
-        assert!(!m("maxmemory", "maxmemory-policy"));
-        assert!(m("*memory*", "maxmemory-policy"));
-        assert!(m("m?xmemory", "maxmemory"));
-        assert!(m("[lmn]axmemory", "maxmemory"));
-        assert!(!m("[^m]axmemory", "maxmemory"));
-        assert!(m("[a-z]ort", "port"));
-        assert!(m("p\\ort", "port"));
-        assert!(m("*a*b*c", "xxaxxbxxc"));
-        assert!(!m("*a*b*c", "xxaxxbxx"));
-        assert!(!m("?", ""));
-        assert!(!m("", "x"));
-        assert!(m("a[", "a"), "an unclosed class matches nothing more");
-        assert!(!glob_match(b"PORT", b"port", false));
-        // Many stars against a long mismatch stays quick (no exponential backtracking).
-        let text = "a".repeat(10_000);
-        assert!(!m(&format!("{}b", "*a".repeat(50)), &text));
-    }
 
     #[test]
     fn bytes_print_as_redis_prints_them() {

@@ -2,7 +2,7 @@
 //! that asked.
 
 use bytes::Bytes;
-use kvorum_consistency::crdt::entries::{HashEntries, SetEntries};
+use kvorum_consistency::crdt::entries::{field_winner, HashEntries, SetEntries};
 use kvorum_consistency::{Object, OpError, Value};
 use kvorum_resp::Frame;
 
@@ -52,5 +52,21 @@ pub fn hash(object: &Option<Object>) -> Result<Option<&HashEntries>, Frame> {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(wrong_type()),
+    }
+}
+
+/// The whole live value as one frame: a bulk string, a set of members, a map of fields.
+pub fn frame(object: &Option<Object>) -> Frame {
+    match live(object) {
+        None => Frame::null(),
+        Some(Value::Set(s)) => Frame::set(s.iter().map(|e| Frame::bulk(e.key.clone())).collect()),
+        Some(Value::Hash(h)) => Frame::map(
+            h.iter()
+                .filter_map(|e| {
+                    field_winner(e).map(|v| (Frame::bulk(e.key.clone()), Frame::bulk(v.clone())))
+                })
+                .collect(),
+        ),
+        Some(v) => v.as_string().map(Frame::bulk).unwrap_or_else(Frame::null),
     }
 }

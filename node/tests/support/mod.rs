@@ -87,6 +87,8 @@ impl TestCluster {
                 storage_engine: Default::default(),
                 fsync: "always".into(),
                 request_timeout_ms: 2_000,
+                databases: 16,
+                auth: Default::default(),
                 default_namespace: Default::default(),
                 tls: TlsConfig {
                     ca_cert: tls.join("ca.pem"),
