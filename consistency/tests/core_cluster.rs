@@ -747,3 +747,30 @@ fn dw_counts_only_durable_acknowledgements() {
     let mut c = Cluster::new(3, 3);
     assert_eq!(put_with(&mut c, NodeId(1), 1, "k", "v", level(2)), done());
 }
+
+#[test]
+fn a_replica_that_fails_after_the_client_was_answered_still_gets_a_hint() {
+    let mut c = Cluster::new(3, 3);
+    // Node 3 is gone but nobody noticed yet: node 1 still sends to it, and the send fails
+    // after W=1 was already met by node 1's own write.
+    c.down.insert(NodeId(3));
+    let level = Preset::One;
+    assert_eq!(c.request(NodeId(1), 1, "k", put("v"), level), done());
+    let hint = c.hints[&NodeId(1)].get(&(NodeId(3), b"k".to_vec()));
+    assert_eq!(hint.and_then(|o| o.value().cloned()).unwrap(), "v");
+    assert!(!c.hints[&NodeId(1)].contains_key(&(NodeId(2), b"k".to_vec())));
+}
+
+#[test]
+fn a_replica_that_never_answers_gets_a_hint_when_the_write_times_out() {
+    let mut c = Cluster::new(3, 3);
+    c.silent.insert(NodeId(2));
+    assert_eq!(c.request(NodeId(1), 1, "k", put("v"), Preset::One), done());
+    assert!(c.hints[&NodeId(1)].is_empty(), "node 2 may still answer");
+    c.now.mono_ms += 1_000;
+    c.cores.get_mut(&NodeId(1)).unwrap().handle_timeout(c.now);
+    c.run();
+    let hint = c.hints[&NodeId(1)].get(&(NodeId(2), b"k".to_vec()));
+    assert_eq!(hint.and_then(|o| o.value().cloned()).unwrap(), "v");
+    assert_eq!(c.cores[&NodeId(1)].in_flight(), 0);
+}

@@ -66,7 +66,12 @@ fn assert_every_replica_holds(c: &TestCluster, nodes: &[usize], expected: &[(&st
                         .iter()
                         .map(|&n| c.command(n, &["INFO", "hints"], None))
                         .collect();
-                    panic!("node {} holds {key} = {held:?}; hints: {infos:#?}", i + 1);
+                    let log = c.log(0);
+                    let tail: String = log.lines().rev().take(80).collect::<Vec<_>>().join("\n");
+                    panic!(
+                        "node {} holds {key} = {held:?}; hints: {infos:#?}; LOG1 {tail}",
+                        i + 1
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -594,10 +594,11 @@ impl Coordinator {
                     needed,
                     reachable: *answers,
                 },
-                Kind::Write { acks, .. } => Reply::Timeout {
-                    acks: *acks,
-                    needed,
-                },
+                Kind::Write { acks, .. } => {
+                    let acks = *acks;
+                    self.hint_unacknowledged(out, op);
+                    Reply::Timeout { acks, needed }
+                }
                 Kind::Forward { .. } => Reply::Timeout { acks: 0, needed },
             };
             self.finish(out, op, answer);
@@ -608,6 +609,15 @@ impl Coordinator {
         self.ops.values().map(|o| o.deadline_ms).min()
     }
 
+    /// Replies to the operation's client now; the operation itself stays (see
+    /// [`Coordinator::check_write`]).
+    fn answer(&mut self, out: &mut Outputs, op: OpId, answer: Reply) {
+        if let Some(origin) = self.ops.get_mut(&op).and_then(|o| o.origin.take()) {
+            reply(out, &mut self.forwarded, origin, answer);
+        }
+    }
+
+    /// Replies (unless already answered) and forgets the operation.
     fn finish(&mut self, out: &mut Outputs, op: OpId, answer: Reply) {
         self.written.remove(&op);
         if let Some(operation) = self.ops.remove(&op) {

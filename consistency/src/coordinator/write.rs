@@ -113,6 +113,9 @@ impl Coordinator {
         }
     }
 
+    /// Answers the client once W (and DW) acknowledgements are in, or once they no longer can
+    /// be. The operation stays until every replica it wrote to answered or its deadline passed:
+    /// a replica that fails after the client got its answer still gets a hint.
     pub(super) fn check_write(&mut self, out: &mut Outputs, op: OpId) {
         let Some(Operation {
             kind:
@@ -125,18 +128,68 @@ impl Coordinator {
                     ..
                 },
             needed,
+            origin,
             ..
         }) = self.ops.get(&op)
         else {
             return;
         };
         let (acks, needed) = (*acks, *needed);
-        if acks >= needed && *durable_acks >= *dw {
-            let outcome = outcome.clone();
-            self.finish(out, op, Reply::Written { outcome });
+        let settled = pending.is_empty();
+        let answer = if origin.is_none() {
+            None
+        } else if acks >= needed && *durable_acks >= *dw {
+            Some(Reply::Written {
+                outcome: outcome.clone(),
+            })
         } else if acks + pending.len() < needed || durable_acks + pending.len() < *dw {
             // The local write happened, so this is not a definite failure.
+            Some(Reply::Timeout { acks, needed })
+        } else {
+            None
+        };
+        if let Some(answer) = answer {
+            self.answer(out, op, answer);
+        }
+        let answered = self.ops.get(&op).is_some_and(|o| o.origin.is_none());
+        if settled && answered {
             self.finish(out, op, Reply::Timeout { acks, needed });
+        }
+    }
+
+    /// A write's deadline passed: every replica that has not acknowledged gets a hint (it may
+    /// have applied the write; a hint of a state it holds merges to nothing).
+    pub(super) fn hint_unacknowledged(&mut self, out: &mut Outputs, op: OpId) {
+        let Some(Operation {
+            kind:
+                Kind::Write {
+                    pending,
+                    targets,
+                    standins,
+                    hint_on_failure: true,
+                    ..
+                },
+            ..
+        }) = self.ops.get(&op)
+        else {
+            return;
+        };
+        let missing: Vec<NodeId> = pending
+            .iter()
+            .filter_map(|&node| {
+                if targets.contains(&node) {
+                    Some(node)
+                } else {
+                    // A fallback that did not confirm its stand-in: keep the hint here.
+                    standins
+                        .iter()
+                        .find(|&&(fallback, _)| fallback == node)
+                        .map(|&(_, target)| target)
+                }
+            })
+            .collect();
+        for target in missing {
+            self.hint_locally(out, op, target);
         }
     }
 

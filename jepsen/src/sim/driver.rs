@@ -24,12 +24,14 @@ impl Sim {
             Message::Fetch { op, .. }
             | Message::Store { op, .. }
             | Message::StoreHint { op, .. }
-            | Message::Forward { op, .. } => {
+            | Message::Forward { op, .. }
+            | Message::List { op, .. } => {
                 self.asked.insert((from, *op), from_incarnation);
             }
             Message::Fetched { op, .. }
             | Message::Stored { op, .. }
-            | Message::Forwarded { op, .. } => {
+            | Message::Forwarded { op, .. }
+            | Message::Listed { op, .. } => {
                 let asked_by = self.asked.get(&(to, *op)).copied();
                 if asked_by.is_some_and(|i| i != self.nodes[to].incarnation) {
                     self.stats.cross_incarnation_answers += 1;

@@ -56,6 +56,11 @@ pub fn message(m: &Message) -> String {
         Message::Forwarded { op, reply } => {
             format!("Forwarded op={op} {}", client::describe_reply(reply))
         }
+        Message::List { op, partition, .. } => format!("List op={op} p{}", partition.0),
+        Message::Listed { op, result } => match result {
+            Ok(page) => format!("Listed op={op} {} keys", page.keys.len()),
+            Err(e) => format!("Listed op={op} error {e}"),
+        },
     }
 }
 
