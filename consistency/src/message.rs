@@ -77,7 +77,12 @@ pub enum Reply {
     Value(Option<Object>),
     /// A write reached W replicas (or changed nothing and needed no replica), with what the op
     /// answers.
-    Written { outcome: Outcome },
+    Written {
+        outcome: Outcome,
+        /// Replicas known to hold the write when the client was answered, the coordinator's
+        /// own included (1 for a write that changed nothing and so needed no other).
+        acks: usize,
+    },
     /// The op was refused before anything changed (`INCR` on a set): definitely not applied.
     Refused(OpError),
     /// Too few replicas were reachable to try; nothing was sent or applied.

@@ -120,9 +120,11 @@ impl Cluster {
             self.cores.get_mut(&at).unwrap().handle_timeout(self.now);
             self.run();
         }
-        self.replies
-            .remove(&(at, id))
-            .expect("every request is answered")
+        without_acks(
+            self.replies
+                .remove(&(at, id))
+                .expect("every request is answered"),
+        )
     }
 
     fn run(&mut self) {
@@ -220,12 +222,23 @@ fn put_get(v: &str) -> Command {
 fn replaced(old: &str) -> Reply {
     Reply::Written {
         outcome: Outcome::Old(Some(Bytes::from(old.to_owned()))),
+        acks: 0,
     }
 }
 
 fn done() -> Reply {
     Reply::Written {
         outcome: Outcome::Done,
+        acks: 0,
+    }
+}
+
+/// Replies with the acknowledgement count left out, for comparing outcomes (the counts are
+/// checked by `a_written_reply_counts_the_replicas_that_hold_it`).
+fn without_acks(reply: Reply) -> Reply {
+    match reply {
+        Reply::Written { outcome, .. } => Reply::Written { outcome, acks: 0 },
+        other => other,
     }
 }
 
@@ -272,7 +285,8 @@ fn overwrite_and_delete_report_what_existed() {
     assert_eq!(
         c.request(NodeId(3), 4, "k", Command::Write(Op::delete()), Preset::All),
         Reply::Written {
-            outcome: Outcome::Int(1)
+            outcome: Outcome::Int(1),
+            acks: 0
         }
     );
     assert_eq!(
@@ -282,7 +296,8 @@ fn overwrite_and_delete_report_what_existed() {
     assert_eq!(
         c.request(NodeId(1), 6, "k", Command::Write(Op::delete()), Preset::All),
         Reply::Written {
-            outcome: Outcome::Int(0)
+            outcome: Outcome::Int(0),
+            acks: 0
         }
     );
 }
@@ -552,7 +567,13 @@ fn sloppy_writes_let_a_fallback_stand_in_and_hand_the_write_over_later() {
     );
     assert_eq!(c.writes_applied, 0);
     // W=3 SLOPPY: the fallback stands in and keeps a hint for the dead primary.
-    assert_eq!(put_with(&mut c, coordinator, 2, "k", "v", w3(true)), done());
+    assert_eq!(
+        put_with(&mut c, coordinator, 2, "k", "v", w3(true)),
+        Reply::Written {
+            outcome: Outcome::Done,
+            acks: 3
+        }
+    );
     let hint = c.hints[&fallback][&(down, b"k".to_vec())].clone();
     assert_eq!(hint.value().unwrap(), "v");
     assert!(
@@ -570,7 +591,8 @@ fn sloppy_writes_let_a_fallback_stand_in_and_hand_the_write_over_later() {
         .unwrap()
         .handle_handoff(c.now, 99, down, key, hint, 100);
     c.run();
-    assert_eq!(c.replies.remove(&(fallback, 99)), Some(done()));
+    let handed = c.replies.remove(&(fallback, 99)).map(without_acks);
+    assert_eq!(handed, Some(done()));
     assert_eq!(
         c.stored(down.0, "k")
             .and_then(|o| o.value().cloned())
@@ -725,7 +747,8 @@ fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
             },
         );
     }
-    assert_eq!(core.poll_reply(), Some((1, done())));
+    let reply = core.poll_reply().map(|(id, r)| (id, without_acks(r)));
+    assert_eq!(reply, Some((1, done())));
 }
 
 #[test]
@@ -740,12 +763,18 @@ fn dw_counts_only_durable_acknowledgements() {
     // Nodes that acknowledge before fsync (fsync = periodic / never): a DW=1 write reaches W
     // replicas but no durable one, so it cannot claim durability.
     let mut c = Cluster::with_durability(3, 3, false);
-    assert_eq!(put_with(&mut c, NodeId(1), 1, "k", "v", level(0)), done());
+    assert_eq!(
+        without_acks(put_with(&mut c, NodeId(1), 1, "k", "v", level(0))),
+        done()
+    );
     let reply = put_with(&mut c, NodeId(1), 2, "k", "w", level(1));
     assert!(matches!(reply, Reply::Timeout { .. }), "{reply:?}");
     // With fsync = always every acknowledgement is durable.
     let mut c = Cluster::new(3, 3);
-    assert_eq!(put_with(&mut c, NodeId(1), 1, "k", "v", level(2)), done());
+    assert_eq!(
+        without_acks(put_with(&mut c, NodeId(1), 1, "k", "v", level(2))),
+        done()
+    );
 }
 
 #[test]
@@ -773,4 +802,26 @@ fn a_replica_that_never_answers_gets_a_hint_when_the_write_times_out() {
     let hint = c.hints[&NodeId(1)].get(&(NodeId(2), b"k".to_vec()));
     assert_eq!(hint.and_then(|o| o.value().cloned()).unwrap(), "v");
     assert_eq!(c.cores[&NodeId(1)].in_flight(), 0);
+}
+
+#[test]
+fn a_written_reply_counts_the_replicas_that_hold_it() {
+    let mut c = Cluster::new(3, 3);
+    let at = NodeId(1);
+    let core = c.cores.get_mut(&at).unwrap();
+    let request = Request {
+        key: Key {
+            ns: NamespaceId(0),
+            key: b"k".to_vec(),
+        },
+        command: put("v"),
+        consistency: Consistency::Preset(Preset::All),
+        timeout_ms: 100,
+    };
+    core.handle_request(c.now, 9, request);
+    c.run();
+    assert!(matches!(
+        c.replies.remove(&(at, 9)),
+        Some(Reply::Written { acks: 3, .. })
+    ));
 }

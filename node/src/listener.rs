@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kvorum_resp::{parse_command, Frame, Limits};
+use kvorum_resp::{CommandDecoder, Frame, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -106,6 +106,8 @@ async fn serve(
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut pending: Pending = VecDeque::new();
     let mut pending_keys: HashSet<Bytes> = HashSet::new();
+    // One decoder per connection: a command arriving in pieces is not re-parsed from its start.
+    let mut decoder = CommandDecoder::new(limits.resp);
     loop {
         // Parse and dispatch every complete command (up to the pipeline limit).
         let mut protocol_error = None;
@@ -115,7 +117,7 @@ async fn serve(
                 more_buffered = true;
                 break;
             }
-            match parse_command(&mut input, &limits.resp) {
+            match decoder.decode(&mut input) {
                 Ok(Some(args)) => {
                     if keys_of(&args).any(|k| pending_keys.contains(k)) {
                         settle(&mut pending, session.protocol, &mut output, stats).await;

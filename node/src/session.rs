@@ -19,21 +19,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use kvorum_consistency::{
-    Consistency, Key, Level, LevelError, NamespacePolicy, Reply, Request, Spec,
-};
+use kvorum_consistency::{Level, LevelError, NamespacePolicy, Spec};
 use kvorum_resp::{Frame, Protocol};
 use kvorum_ring::{NamespaceId, NodeId};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
 use crate::commands::CommandSpec;
 use crate::config::NodeConfig;
-use crate::driver::{DriverHandle, Work};
+use crate::driver::DriverHandle;
 use crate::handoff::HandoffCounters;
 use crate::peer::PeerLiveness;
 use crate::storage::hints::HintStore;
@@ -148,6 +146,7 @@ impl Shared {
             view: Mutex::new(ClientView::new(authenticated, now)),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            last_write_acks: AtomicUsize::new(0),
         });
         self.clients.insert(client.clone());
         Session {
@@ -189,18 +188,6 @@ impl Shared {
         }
     }
 
-    /// Checks a key against the size limit.
-    pub fn check_key(&self, key: &Bytes) -> Result<(), Frame> {
-        if key.len() > self.max_key_bytes {
-            return Err(Frame::error(format!(
-                "ERR key is too large ({} bytes, the limit is {} bytes)",
-                key.len(),
-                self.max_key_bytes
-            )));
-        }
-        Ok(())
-    }
-
     /// The level and timeout a request of this connection runs with, under `spec` (the
     /// connection's setting, or a per-command one over it): the namespace fills what is left
     /// open and refuses what its floors forbid.
@@ -212,38 +199,6 @@ impl Shared {
             .timeout_ms
             .unwrap_or(self.request_timeout_ms);
         Ok((level, timeout_ms))
-    }
-
-    /// Queues a request for the replication driver right away and returns its reply's future.
-    pub fn submit(
-        &self,
-        ns: NamespaceId,
-        key: &Bytes,
-        command: kvorum_consistency::Command,
-        level: Level,
-        timeout_ms: u64,
-    ) -> impl std::future::Future<Output = Reply> + Send + 'static {
-        let request = Request {
-            key: Key {
-                ns,
-                key: key.to_vec(),
-            },
-            command,
-            consistency: Consistency::Explicit(level),
-            timeout_ms,
-        };
-        let queued = self.driver.try_submit(Work::Request(request));
-        async move {
-            let rx: oneshot::Receiver<Reply> = match queued.await {
-                Ok(rx) => rx,
-                Err(_) => {
-                    return Reply::Failed {
-                        reason: "the node is shutting down".into(),
-                    }
-                }
-            };
-            rx.await.unwrap_or(Reply::Timeout { acks: 0, needed: 0 })
-        }
     }
 }
 
@@ -417,6 +372,8 @@ pub struct ClientEntry {
     view: Mutex<ClientView>,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// Replicas that held this connection's last write when it was acknowledged (`WAIT`).
+    pub last_write_acks: AtomicUsize,
 }
 
 impl ClientEntry {

@@ -428,7 +428,7 @@ impl Coordinator {
                 if !changed {
                     // A condition was false, or the key already was this way: nothing to
                     // replicate, and the answer is known.
-                    self.finish(out, op, Reply::Written { outcome });
+                    self.finish(out, op, Reply::Written { outcome, acks: 1 });
                     return true;
                 }
                 *answer = outcome;

@@ -141,6 +141,7 @@ impl Coordinator {
         } else if acks >= needed && *durable_acks >= *dw {
             Some(Reply::Written {
                 outcome: outcome.clone(),
+                acks,
             })
         } else if acks + pending.len() < needed || durable_acks + pending.len() < *dw {
             // The local write happened, so this is not a definite failure.

@@ -155,6 +155,7 @@ mod tests {
         );
         let written = Reply::Written {
             outcome: kvorum_consistency::Outcome::Done,
+            acks: 1,
         };
         assert_eq!(classify(&written), OpOutcome::Ok);
     }

@@ -39,7 +39,8 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             matches!(
                 r,
                 Reply::Written {
-                    outcome: OpOutcome::Int(1)
+                    outcome: OpOutcome::Int(1),
+                    ..
                 }
             )
         });

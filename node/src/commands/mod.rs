@@ -29,11 +29,13 @@ mod sets;
 mod strings;
 mod ttl;
 mod view;
+mod wait;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::LazyLock;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 use kvorum_consistency::{Command, Consistency, Key, Level, Reply, Request, Spec};
@@ -41,7 +43,7 @@ use kvorum_resp::Frame;
 use kvorum_ring::NamespaceId;
 
 use crate::driver::{DriverHandle, Work};
-use crate::session::{Session, Shared};
+use crate::session::{ClientEntry, Session, Shared};
 pub use reply::{done, Done};
 
 /// The reply of one command, now or later.
@@ -113,6 +115,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     counters::COMMANDS,
     ttl::COMMANDS,
     keyspace::COMMANDS,
+    wait::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
@@ -164,6 +167,8 @@ pub struct Submitter {
     level: Level,
     timeout_ms: u64,
     max_key_bytes: usize,
+    /// The connection, whose last write's acknowledgements `WAIT` reports.
+    client: Arc<ClientEntry>,
 }
 
 impl Submitter {
@@ -195,14 +200,7 @@ impl Submitter {
 
     /// Checks a key against the size limit.
     pub fn check_key(&self, key: &[u8]) -> Result<(), Frame> {
-        if key.len() > self.max_key_bytes {
-            return Err(Frame::error(format!(
-                "ERR key is too large ({} bytes, the limit is {} bytes)",
-                key.len(),
-                self.max_key_bytes
-            )));
-        }
-        Ok(())
+        check_key(key, self.max_key_bytes)
     }
 
     /// Queues a request for the replication driver right away (so the requests of a pipeline
@@ -222,15 +220,20 @@ impl Submitter {
             timeout_ms: self.timeout_ms,
         };
         let queued = self.driver.try_submit(Work::Request(request));
+        let client = self.client.clone();
         async move {
-            match queued.await {
+            let reply = match queued.await {
                 Ok(rx) => rx.await.unwrap_or(Reply::Failed {
                     reason: "the node is shutting down".into(),
                 }),
                 Err(_) => Reply::Failed {
                     reason: "the node is shutting down".into(),
                 },
+            };
+            if let Reply::Written { acks, .. } = &reply {
+                client.last_write_acks.store(*acks, Ordering::Relaxed);
             }
+            reply
         }
     }
 }
@@ -253,6 +256,7 @@ impl Ctx<'_> {
             level,
             timeout_ms,
             max_key_bytes: self.shared.max_key_bytes,
+            client: self.session.client.clone(),
         })
     }
 }
@@ -315,6 +319,17 @@ where
         Ok(submitter) => Outcome::Later(Box::pin(steps(submitter))),
         Err(e) => e.into(),
     }
+}
+
+/// Checks a key against the node's size limit.
+pub fn check_key(key: &[u8], max_key_bytes: usize) -> Result<(), Frame> {
+    if key.len() > max_key_bytes {
+        return Err(Frame::error(format!(
+            "ERR key is too large ({} bytes, the limit is {max_key_bytes} bytes)",
+            key.len(),
+        )));
+    }
+    Ok(())
 }
 
 /// Parses an integer argument; Redis's error otherwise.

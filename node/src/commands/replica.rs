@@ -9,7 +9,7 @@ use kvorum_consistency::{Key, Reply};
 use kvorum_resp::Frame;
 
 use super::view;
-use super::{printable, spec, CommandSpec, Ctx, Outcome};
+use super::{check_key, printable, spec, CommandSpec, Ctx, Outcome};
 use crate::driver::Work;
 
 /// The commands of this family.
@@ -29,7 +29,7 @@ pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         ))
         .into();
     }
-    if let Err(e) = ctx.shared.check_key(&args[2]) {
+    if let Err(e) = check_key(&args[2], ctx.shared.max_key_bytes) {
         return e.into();
     }
     let key = Key {

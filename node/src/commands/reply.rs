@@ -22,7 +22,7 @@ pub enum Done {
 pub fn done(reply: Reply, timeout_ms: u64) -> Result<Done, Frame> {
     match reply {
         Reply::Value(object) => Ok(Done::Value(object)),
-        Reply::Written { outcome } => Ok(Done::Written(outcome)),
+        Reply::Written { outcome, .. } => Ok(Done::Written(outcome)),
         other => Err(error_of(&other, timeout_ms).unwrap_or_else(Frame::null)),
     }
 }

@@ -323,7 +323,8 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             matches!(
                 r,
                 kvorum_consistency::Reply::Written {
-                    outcome: OpOutcome::Skipped { .. }
+                    outcome: OpOutcome::Skipped { .. },
+                    ..
                 }
             )
         });
