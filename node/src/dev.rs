@@ -39,6 +39,9 @@ pub struct DevArgs {
     /// fsync setting of every node: always, periodic:<ms> or never.
     #[arg(long, default_value = "always")]
     fsync: String,
+    /// Password every RESP connection must give (`AUTH`), as Redis's `requirepass`.
+    #[arg(long)]
+    requirepass: Option<String>,
 }
 
 /// What a dev data folder was created with; a later run must match it.
@@ -169,7 +172,9 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
             fsync: args.fsync.clone(),
             request_timeout_ms: 2_000,
             databases: 16,
-            auth: Default::default(),
+            auth: crate::config::AuthConfig {
+                requirepass: args.requirepass.clone(),
+            },
             default_namespace: Default::default(),
             tls: TlsConfig {
                 ca_cert: PathBuf::from("../tls/ca.pem"),

@@ -68,6 +68,45 @@ pub fn list_local(
     Ok(cut(found, limit))
 }
 
+/// The most records `INFO keyspace` counts per call: beyond, counts stop growing (the walk
+/// is synchronous with the command).
+pub const MAX_COUNTED_KEYS: usize = 1_000_000;
+
+/// Live keys and keys with a TTL per database (namespace id) held by this node's replica, for
+/// `INFO keyspace`: `(db, keys, expires)` for every database that holds any.
+pub fn count_local(storage: &dyn Storage, databases: u32, now_ms: u64) -> Vec<(u32, u64, u64)> {
+    let mut out = Vec::new();
+    let mut budget = MAX_COUNTED_KEYS;
+    for db in 0..databases {
+        let prefix = keys::namespace_prefix(db);
+        let (mut count, mut expires) = (0u64, 0u64);
+        let mut after: Option<Vec<u8>> = None;
+        while budget > 0 {
+            let Ok(batch) = storage.scan_prefix(&prefix, after.as_deref(), SCAN_BATCH.min(budget))
+            else {
+                break;
+            };
+            budget -= batch.len();
+            for (_, stored) in &batch {
+                if let Ok(object) = record::decode_object(stored) {
+                    if object.exists(now_ms) {
+                        count += 1;
+                        expires += u64::from(object.expires_at(now_ms).is_some());
+                    }
+                }
+            }
+            match batch.last() {
+                Some((key, _)) if batch.len() == SCAN_BATCH => after = Some(key.clone()),
+                _ => break,
+            }
+        }
+        if count > 0 {
+            out.push((db, count, expires));
+        }
+    }
+    out
+}
+
 /// The union of the pages several replicas gave for the same request, cut to `limit`.
 pub fn union(pages: Vec<KeyPage>, limit: usize) -> KeyPage {
     // A replica whose page was cut at hash `h` may hold more keys after `h` that another did

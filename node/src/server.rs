@@ -13,6 +13,7 @@ use kvorum_ring::{Layout, NodeId};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::clock;
 use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
 use crate::expiry::{self, PurgeCounters, PurgeSettings};
@@ -120,10 +121,19 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         config.policy().map_err(anyhow::Error::msg)?,
         config.limits.max_key_bytes,
         config.fsync.clone(),
-        NodeView::from_config(&config, {
-            let mesh = mesh.clone();
-            Box::new(move || mesh.liveness())
-        }),
+        NodeView::from_config(
+            &config,
+            {
+                let mesh = mesh.clone();
+                Box::new(move || mesh.liveness())
+            },
+            {
+                let (storage, databases) = (storage.clone(), config.databases);
+                Arc::new(move || {
+                    crate::keyspace::count_local(storage.as_ref(), databases, clock::wall_ms())
+                })
+            },
+        ),
     ));
     let limits = ListenerLimits {
         resp: kvorum_resp::Limits {

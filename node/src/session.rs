@@ -39,6 +39,10 @@ use crate::storage::hints::HintStore;
 /// The liveness of every configured peer, in ascending id order (the peer mesh's view).
 pub type PeerView = Box<dyn Fn() -> Vec<(u64, PeerLiveness)> + Send + Sync>;
 
+/// Counts this node's replica's keys per database, `(db, keys, expires)` (`INFO keyspace`).
+/// It reads storage: call it off the async runtime.
+pub type KeyspaceView = Arc<dyn Fn() -> Vec<(u32, u64, u64)> + Send + Sync>;
+
 /// What every connection of the node uses.
 pub struct Shared {
     pub node: NodeId,
@@ -76,10 +80,11 @@ pub struct NodeView {
     /// Nodes of the cluster, this one included.
     pub cluster_nodes: usize,
     pub peers: PeerView,
+    pub keyspace: KeyspaceView,
 }
 
 impl NodeView {
-    pub fn from_config(config: &NodeConfig, peers: PeerView) -> Self {
+    pub fn from_config(config: &NodeConfig, peers: PeerView, keyspace: KeyspaceView) -> Self {
         NodeView {
             requirepass: config
                 .auth
@@ -94,6 +99,7 @@ impl NodeView {
             max_query_buffer_bytes: config.limits.max_query_buffer_bytes,
             cluster_nodes: config.peers.len() + 1,
             peers,
+            keyspace,
         }
     }
 }

@@ -338,10 +338,21 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, Frame> {
         .ok_or_else(|| Frame::error("ERR value is not an integer or out of range"))
 }
 
-/// Parses a float argument; Redis's error otherwise.
+/// Parses a float increment; Redis's error otherwise. An infinite increment parses (as in
+/// Redis) and is then refused by the op for producing an infinite value.
 pub fn float_arg(arg: &[u8]) -> Result<f64, Frame> {
-    kvorum_consistency::crdt::counter::parse_float(arg)
-        .ok_or_else(|| Frame::error("ERR value is not a valid float"))
+    let infinite = |word: &[u8]| {
+        ["inf", "infinity"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    match arg {
+        [b'-', rest @ ..] if infinite(rest) => Ok(f64::NEG_INFINITY),
+        [b'+', rest @ ..] if infinite(rest) => Ok(f64::INFINITY),
+        word if infinite(word) => Ok(f64::INFINITY),
+        _ => kvorum_consistency::crdt::counter::parse_float(arg)
+            .ok_or_else(|| Frame::error("ERR value is not a valid float")),
+    }
 }
 
 /// Whether an argument is `word`, in any letter case.
@@ -390,6 +401,14 @@ pub fn keys_of(args: &[Bytes]) -> Box<dyn Iterator<Item = &Bytes> + '_> {
             None => Box::new(std::iter::empty()),
         };
     }
+    if spec.name == "sintercard" {
+        // `SINTERCARD numkeys key... [LIMIT n]`: movable keys.
+        let count = args
+            .get(1)
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+            .unwrap_or(0);
+        return Box::new(args.iter().skip(2).take(count));
+    }
     let (first, last, step) = spec.keys;
     if first <= 0 || step <= 0 {
         return Box::new(std::iter::empty());
@@ -434,6 +453,10 @@ mod tests {
             args(&["x", "y"])
         );
         assert!(keys(&["WITH", "R=1", "MGET", "x"]).is_empty());
+        assert_eq!(
+            keys(&["SINTERCARD", "2", "a", "b", "LIMIT", "1"]),
+            args(&["a", "b"])
+        );
     }
 
     #[test]

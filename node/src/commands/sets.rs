@@ -50,13 +50,12 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
     spec("sinter", -2, &["readonly"], (1, -1, 1), sinter),
     spec("sunion", -2, &["readonly"], (1, -1, 1), sunion),
     spec("sdiff", -2, &["readonly"], (1, -1, 1), sdiff),
-    // The keys are those after `numkeys`; the table names every later argument, which is an
-    // over-approximation (it may include `LIMIT n`) that only orders pipelined commands more.
+    // The keys follow `numkeys` (movable, as Redis reports it); `keys_of` finds them.
     spec(
         "sintercard",
         -3,
         &["readonly", "movablekeys"],
-        (2, -1, 1),
+        (0, 0, 0),
         sintercard,
     ),
     spec("sscan", -3, &["readonly"], (1, 1, 1), sscan),

@@ -145,8 +145,9 @@ pub fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     remaining(ctx, args, |left_ms| left_ms)
 }
 
+/// Rounded to the nearest second, as Redis does.
 pub fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    instant(ctx, args, |at_ms| at_ms / 1000)
+    instant(ctx, args, |at_ms| (at_ms + 500) / 1000)
 }
 
 pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
