@@ -340,6 +340,7 @@ impl Object {
         };
         siblings.push(Sibling { dot, ts, value });
         siblings.sort_by_key(|s| s.dot);
+        dotted::keep_highest(&mut siblings, MAX_SIBLINGS, register::rank);
         next.data = Data::Register(siblings);
         (next, dot)
     }
@@ -484,7 +485,11 @@ impl Object {
 /// Merges two data of the same incarnation.
 fn merge_data(a: &Data, a_ctx: &VersionVector, b: &Data, b_ctx: &VersionVector) -> Data {
     match (a, b) {
-        (Data::Register(x), Data::Register(y)) => Data::Register(dotted::merge(x, a_ctx, y, b_ctx)),
+        (Data::Register(x), Data::Register(y)) => {
+            let mut siblings = dotted::merge(x, a_ctx, y, b_ctx);
+            dotted::keep_highest(&mut siblings, MAX_SIBLINGS, register::rank);
+            Data::Register(siblings)
+        }
         (Data::Counter(x), Data::Counter(y)) => Data::Counter(x.merge(y)),
         (Data::Set(x), Data::Set(y)) => Data::Set(x.merge(a_ctx, y, b_ctx)),
         (Data::Hash(x), Data::Hash(y)) => Data::Hash(x.merge(a_ctx, y, b_ctx)),

@@ -66,6 +66,9 @@ pub enum ExpireCondition {
     IfLater,
     /// Only if the new TTL is earlier than the current one (no TTL counts as infinite).
     IfEarlier,
+    /// `XX LT`: only if the key has a TTL and the new one is earlier. (`XX GT` is
+    /// [`ExpireCondition::IfLater`]: no TTL never counts as earlier than a new one.)
+    IfSomeAndEarlier,
 }
 
 /// A typed write.
@@ -331,6 +334,7 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
                 (ExpireCondition::IfSome, _) => current.is_some(),
                 (ExpireCondition::IfLater, Some(at)) => current.is_some_and(|c| *at > c),
                 (ExpireCondition::IfEarlier, Some(at)) => current.is_none_or(|c| *at < c),
+                (ExpireCondition::IfSomeAndEarlier, Some(at)) => current.is_some_and(|c| *at < c),
                 (_, None) => false,
             };
             if !go {

@@ -8,6 +8,7 @@ use kvorum_consistency::crdt::counter::{Float, Number};
 use kvorum_consistency::op::{apply, MAX_STRING_BYTES};
 use kvorum_consistency::{
     Condition, ExpireCondition, Kind, Object, Op, OpError, Outcome, Plain, Timestamp, Ttl, Value,
+    VersionVector,
 };
 use kvorum_ring::NodeId;
 
@@ -1054,4 +1055,48 @@ fn concurrent_float_conversions_of_one_string_sum_both_increments() {
     two.ok(incr_float(0.25));
     let merged = one.object.merge(&two.object);
     assert_eq!(merged.read(one.now).and_then(|v| v.as_string()), some("11"));
+}
+
+#[test]
+fn siblings_beyond_the_bound_drop_the_oldest_and_the_key_stays_usable() {
+    let mut object = Object::new();
+    let total = kvorum_consistency::object::MAX_SIBLINGS + 100;
+    for i in 0..total {
+        // SETCTX with an empty context: every write is concurrent with all the others.
+        let op = Op::SetSeen {
+            value: Bytes::from(format!("v{i}")),
+            seen: VersionVector::new(),
+        };
+        let ts = Timestamp {
+            physical_ms: 1_000 + i as u64,
+            logical: 0,
+        };
+        let Ok(applied) = apply(&op, &object, NodeId(1 + (i % 3) as u64), ts) else {
+            panic!("write {i} refused");
+        };
+        object = applied.object;
+    }
+    assert_eq!(
+        object.siblings().len(),
+        kvorum_consistency::object::MAX_SIBLINGS
+    );
+    assert_eq!(object.validate(), Ok(()));
+    assert_eq!(
+        object.value(),
+        Some(&Bytes::from(format!("v{}", total - 1)))
+    );
+    // A replica still holding a dropped sibling does not bring it back.
+    let merged = object.merge(&object.clone());
+    assert_eq!(merged.validate(), Ok(()));
+    assert!(merged.siblings().iter().all(|s| s.value != some("v0")));
+}
+
+#[test]
+fn expire_xx_lt_needs_a_ttl_and_an_earlier_instant() {
+    let condition = ExpireCondition::IfSomeAndEarlier;
+    let mut key = key_with("v");
+    assert_eq!(key.ok(expire(START_MS + 5_000, condition)), Outcome::Int(0));
+    key.ok(expire(START_MS + 9_000, ExpireCondition::Always));
+    assert_eq!(key.ok(expire(START_MS + 9_500, condition)), Outcome::Int(0));
+    assert_eq!(key.ok(expire(START_MS + 5_000, condition)), Outcome::Int(1));
 }

@@ -15,13 +15,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kvorum_consistency::KeyPage;
 use kvorum_consistency::{
-    record, Core, Key, Message, Mutation, Now, Object, Outcome, Reply, Request, RequestId,
-    StorageOp, StorageRequest, StorageResult, StorageToken,
+    record, Core, Key, KeyPage, Message, Mutation, Now, Object, OpError, Outcome, Reply, Request,
+    RequestId, StorageOp, StorageRequest, StorageResult, StorageToken,
 };
 use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tracing::Instrument;
 
 use crate::keyspace;
 use crate::peer::Mesh;
@@ -153,6 +153,9 @@ pub struct DriverParts {
     /// Requests this node coordinates at once; more wait in the queue.
     pub max_in_flight: usize,
     pub max_storage_tasks: usize,
+    /// The largest encoded object a client write may leave (it must fit in a peer frame to
+    /// replicate); a write that would grow a key past it is refused.
+    pub max_object_bytes: usize,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -177,16 +180,21 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         next_request: 0,
         started: Instant::now(),
         max_in_flight: parts.max_in_flight,
+        max_object_bytes: parts.max_object_bytes,
         completions_tx,
         listed_tx,
     };
-    let task = tokio::spawn(driver.run(
-        requests,
-        completions,
-        listed,
-        parts.incoming,
-        parts.shutdown,
-    ));
+    let task = tokio::spawn(
+        driver
+            .run(
+                requests,
+                completions,
+                listed,
+                parts.incoming,
+                parts.shutdown,
+            )
+            .instrument(tracing::info_span!("task", name = "replication-driver")),
+    );
     (handle, task)
 }
 
@@ -202,6 +210,7 @@ struct Driver {
     next_request: RequestId,
     started: Instant,
     max_in_flight: usize,
+    max_object_bytes: usize,
     /// For storage tasks to report back on.
     completions_tx: mpsc::Sender<Completion>,
     /// For local listing pages to report back on.
@@ -226,8 +235,6 @@ impl Driver {
         mut incoming: mpsc::Receiver<(u64, Message)>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let span = tracing::info_span!("task", name = "replication-driver");
-        let _enter = span.enter();
         let mut refresh = tokio::time::interval(REACHABILITY_REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -321,8 +328,9 @@ impl Driver {
                 };
                 // On the blocking pool, like every storage operation, never in this loop.
                 let (storage, hints) = (self.storage.clone(), self.hints.clone());
+                let limit = self.max_object_bytes;
                 tokio::task::spawn_blocking(move || {
-                    let reply = match execute(storage.as_ref(), &hints, &request, now) {
+                    let reply = match execute(storage.as_ref(), &hints, &request, now, limit) {
                         StorageResult::Read(object) => Reply::Value(object),
                         other => Reply::Failed {
                             reason: format!("local read failed: {other:?}"),
@@ -514,6 +522,7 @@ impl Driver {
         let commit = self.commit.clone();
         let slots = self.storage_slots.clone();
         let tx = self.completions_tx.clone();
+        let limit = self.max_object_bytes;
         tokio::spawn(async move {
             let Ok(_slot) = slots.acquire_owned().await else {
                 return;
@@ -521,7 +530,7 @@ impl Driver {
             let token = request.token;
             let is_write = matches!(request.op, StorageOp::Apply(_) | StorageOp::Hint { .. });
             let result = tokio::task::spawn_blocking(move || {
-                execute(storage.as_ref(), &hints, &request, now)
+                execute(storage.as_ref(), &hints, &request, now, limit)
             })
             .await
             .unwrap_or_else(|e| StorageResult::Failed {
@@ -557,6 +566,7 @@ fn execute(
     hints: &HintStore,
     request: &StorageRequest,
     now: Now,
+    max_object_bytes: usize,
 ) -> StorageResult {
     let key = keys::encode_data_key(request.key.ns.0, request.partition.0, &request.key.key);
     match &request.op {
@@ -577,7 +587,7 @@ fn execute(
                 may_have_applied: false,
             },
         },
-        StorageOp::Apply(mutation) => apply(storage, &key, mutation),
+        StorageOp::Apply(mutation) => apply(storage, &key, mutation, max_object_bytes),
         StorageOp::Hint { target, object } => hint(hints, target.0, &key, object, now),
     }
 }
@@ -619,7 +629,15 @@ fn hint(
     }
 }
 
-fn apply(storage: &dyn Storage, key: &[u8], mutation: &Mutation) -> StorageResult {
+/// Runs a mutation as one atomic read-modify-write. A client write that would leave an object
+/// over `max_object_bytes` is refused (nothing changes); a merge of replicated state is never
+/// refused, or replicas would disagree.
+fn apply(
+    storage: &dyn Storage,
+    key: &[u8],
+    mutation: &Mutation,
+    max_object_bytes: usize,
+) -> StorageResult {
     // The closure may run more than once (an engine retries a lost race): the last run's result
     // is the one that took effect.
     let mut last: Option<StorageResult> = None;
@@ -650,6 +668,18 @@ fn apply(storage: &dyn Storage, key: &[u8], mutation: &Mutation) -> StorageResul
         } else {
             None
         };
+        let client_write = !matches!(mutation, Mutation::Merge(_));
+        if let Some(bytes) = encoded
+            .as_ref()
+            .filter(|b| client_write && b.len() > max_object_bytes)
+        {
+            last = Some(StorageResult::Refused(OpError::Limit(format!(
+                "the key's value would grow to {} bytes, over the {max_object_bytes}-byte limit \
+                 of one replicated object",
+                bytes.len()
+            ))));
+            return Ok(None);
+        }
         last = Some(StorageResult::Applied {
             current: applied.object,
             changed: applied.changed,

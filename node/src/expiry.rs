@@ -50,8 +50,6 @@ pub async fn run(
     counters: Arc<PurgeCounters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let span = tracing::info_span!("task", name = "expiry-purger");
-    let _enter = span.enter();
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut resume: Option<Vec<u8>> = None;
@@ -126,4 +124,98 @@ pub fn purge_batch(
         }
     }
     Ok(resume)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use bytes::Bytes;
+    use kvorum_consistency::{op, Object, Op, Timestamp, Ttl};
+    use kvorum_ring::NodeId;
+
+    use super::*;
+    use crate::storage::MemStorage;
+
+    fn ts(ms: u64) -> Timestamp {
+        Timestamp {
+            physical_ms: ms,
+            logical: 0,
+        }
+    }
+
+    fn store(storage: &MemStorage, key: &[u8], object: &Object) {
+        let stored = keys::encode_data_key(0, 0, key);
+        let bytes = record::encode_object(object).unwrap();
+        storage
+            .update(&stored, &mut |_| Ok(Some(bytes.clone())))
+            .unwrap();
+    }
+
+    fn load(storage: &MemStorage, key: &[u8]) -> Object {
+        let stored = keys::encode_data_key(0, 0, key);
+        record::decode_object(&storage.get(&stored).unwrap().unwrap()).unwrap()
+    }
+
+    fn set(value: &str, ttl: Ttl) -> Object {
+        let op = Op::Set {
+            value: Bytes::from(value.to_owned()),
+            condition: Default::default(),
+            ttl,
+            get: false,
+        };
+        op::apply(&op, &Object::new(), NodeId(1), ts(1_000))
+            .unwrap()
+            .object
+    }
+
+    #[test]
+    fn expired_values_are_dropped_and_live_ones_kept() {
+        let storage = MemStorage::new();
+        store(&storage, b"gone", &set("old", Ttl::At(2_000)));
+        store(&storage, b"later", &set("new", Ttl::At(9_000)));
+        store(&storage, b"forever", &set("v", Ttl::Clear));
+        let counters = PurgeCounters::default();
+
+        let resume = purge_batch(&storage, None, 100, 5_000, &counters).unwrap();
+        assert_eq!(resume, None, "the walk reached the end");
+        assert_eq!(counters.purged.load(Ordering::Relaxed), 1);
+        let gone = load(&storage, b"gone");
+        assert!(gone.siblings().is_empty(), "the value is gone");
+        assert!(!gone.exists(5_000));
+        // The causal context stays, so a replica still holding the value drops it on merge.
+        assert!(gone
+            .merge(&set("old", Ttl::At(2_000)))
+            .siblings()
+            .is_empty());
+        assert_eq!(load(&storage, b"later").value().unwrap(), "new");
+        assert_eq!(load(&storage, b"forever").value().unwrap(), "v");
+
+        // A second pass finds nothing more to do.
+        purge_batch(&storage, None, 100, 5_000, &counters).unwrap();
+        assert_eq!(counters.purged.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_walk_resumes_where_its_batch_ended() {
+        let storage = MemStorage::new();
+        for i in 0..5 {
+            store(
+                &storage,
+                format!("k{i}").as_bytes(),
+                &set("v", Ttl::At(2_000)),
+            );
+        }
+        let counters = PurgeCounters::default();
+        let mut resume = None;
+        let mut passes = 0;
+        loop {
+            resume = purge_batch(&storage, resume, 2, 5_000, &counters).unwrap();
+            passes += 1;
+            if resume.is_none() {
+                break;
+            }
+        }
+        assert_eq!(passes, 3);
+        assert_eq!(counters.purged.load(Ordering::Relaxed), 5);
+    }
 }

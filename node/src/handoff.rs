@@ -45,8 +45,6 @@ pub async fn run(
     counters: Arc<HandoffCounters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let span = tracing::info_span!("task", name = "hinted-handoff");
-    let _enter = span.enter();
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

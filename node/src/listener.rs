@@ -46,8 +46,6 @@ pub async fn run(
     limits: ListenerLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let span = tracing::info_span!("task", name = "resp-listener");
-    let _enter = span.enter();
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = tokio::task::JoinSet::new();

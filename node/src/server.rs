@@ -13,6 +13,8 @@ use kvorum_ring::{Layout, NodeId};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use tracing::Instrument;
+
 use crate::clock;
 use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
@@ -104,6 +106,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         queue_len: config.limits.max_queued_requests,
         max_in_flight: config.limits.max_in_flight_requests,
         max_storage_tasks: config.limits.max_storage_tasks,
+        // Room for the message envelope around the object in a peer frame.
+        max_object_bytes: config.peer.max_frame_bytes.saturating_sub(64 * 1024),
         shutdown: shutdown.clone(),
     });
 
@@ -145,26 +149,35 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         max_query_buffer_bytes: config.limits.max_query_buffer_bytes,
         max_pipeline: config.limits.max_pipeline,
     };
-    let listener_task = tokio::spawn(listener::run(listener, shared, limits, shutdown.clone()));
+    let listener_task = tokio::spawn(
+        listener::run(listener, shared, limits, shutdown.clone())
+            .instrument(tracing::info_span!("task", name = "resp-listener")),
+    );
     let handoff_settings = HandoffSettings {
         interval: std::time::Duration::from_millis(config.hints.handoff_interval_ms),
         batch: config.hints.handoff_batch,
         timeout_ms: config.request_timeout_ms,
     };
-    let handoff_task = tokio::spawn(handoff::run(
-        hints.clone(),
-        mesh.clone(),
-        handoff_driver,
-        handoff_settings,
-        handoff_counters,
-        shutdown.clone(),
-    ));
-    let purge_task = tokio::spawn(expiry::run(
-        storage.clone(),
-        PurgeSettings::default(),
-        Arc::new(PurgeCounters::default()),
-        shutdown.clone(),
-    ));
+    let handoff_task = tokio::spawn(
+        handoff::run(
+            hints.clone(),
+            mesh.clone(),
+            handoff_driver,
+            handoff_settings,
+            handoff_counters,
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("task", name = "hinted-handoff")),
+    );
+    let purge_task = tokio::spawn(
+        expiry::run(
+            storage.clone(),
+            PurgeSettings::default(),
+            Arc::new(PurgeCounters::default()),
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("task", name = "expiry-purger")),
+    );
     tracing::info!(
         node = %node,
         resp = %config.resp_listen,

@@ -50,6 +50,20 @@ pub fn merge<T: Dotted>(a: &[T], a_ctx: &VersionVector, b: &[T], b_ctx: &Version
     out
 }
 
+/// Keeps at most `max` versions: those ranking highest by `rank`, in dot order. The dropped
+/// ones stay covered by the context, so they read as superseded everywhere this state merges
+/// and the bound holds on every replica (the choice depends only on the versions, so replicas
+/// agree on it). For registers the rank is last-writer-wins order: only writes a plain read
+/// would never return are dropped.
+pub fn keep_highest<T: Dotted, K: Ord>(versions: &mut Vec<T>, max: usize, rank: impl Fn(&T) -> K) {
+    if versions.len() <= max {
+        return;
+    }
+    versions.sort_by_key(|v| std::cmp::Reverse(rank(v)));
+    versions.truncate(max);
+    versions.sort_by_key(|v| v.dot());
+}
+
 /// Whether `versions` is sorted by dot with no duplicate and every dot is in `context`.
 pub fn well_formed<T: Dotted>(versions: &[T], context: &VersionVector) -> bool {
     versions.windows(2).all(|w| w[0].dot() < w[1].dot())

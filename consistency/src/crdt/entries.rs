@@ -33,17 +33,29 @@ pub struct FieldValue {
 /// A value kept per version: nothing for set members, the field value for hashes.
 pub trait EntryValue: Clone + Eq + std::fmt::Debug {
     fn prefer(&self, other: &Self) -> bool;
+
+    /// Which concurrent versions of one entry to keep when there are too many (see
+    /// [`dotted::keep_highest`]).
+    fn rank(version: &Version<Self>) -> (Timestamp, Dot);
 }
 
 impl EntryValue for () {
     fn prefer(&self, _: &Self) -> bool {
         true
     }
+
+    fn rank(version: &Version<Self>) -> (Timestamp, Dot) {
+        (Timestamp::ZERO, version.dot)
+    }
 }
 
 impl EntryValue for FieldValue {
     fn prefer(&self, other: &Self) -> bool {
         self >= other
+    }
+
+    fn rank(version: &Version<Self>) -> (Timestamp, Dot) {
+        (version.value.ts, version.dot)
     }
 }
 
@@ -153,7 +165,7 @@ impl<V: EntryValue> Entries<V> {
         let mut out = Vec::with_capacity(a.len().max(b.len()));
         let (mut i, mut j) = (0, 0);
         loop {
-            let (versions, key) = match (a.get(i), b.get(j)) {
+            let (mut versions, key) = match (a.get(i), b.get(j)) {
                 (None, None) => break,
                 (Some(x), Some(y)) if x.key == y.key => {
                     i += 1;
@@ -174,6 +186,7 @@ impl<V: EntryValue> Entries<V> {
                 // Unreachable: the guards above cover (Some, None) and every (_, Some).
                 (Some(_), None) => break,
             };
+            dotted::keep_highest(&mut versions, crate::object::MAX_SIBLINGS, V::rank);
             if !versions.is_empty() {
                 out.push(Entry {
                     key: key.clone(),

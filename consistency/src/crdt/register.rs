@@ -31,9 +31,12 @@ impl Dotted for Sibling {
     }
 }
 
-/// The sibling a single-value read returns.
+/// Last-writer-wins order: `(timestamp, node, counter)`.
+pub fn rank(s: &Sibling) -> (Timestamp, Dot) {
+    (s.ts, s.dot)
+}
+
+/// The sibling a single-value read returns: the highest [`rank`].
 pub fn winner(siblings: &[Sibling]) -> Option<&Sibling> {
-    siblings
-        .iter()
-        .max_by_key(|s| (s.ts, s.dot.node, s.dot.counter))
+    siblings.iter().max_by_key(|s| rank(s))
 }

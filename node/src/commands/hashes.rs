@@ -212,11 +212,10 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// `HINCRBYFLOAT`: answers the new value as a bulk string (as Redis does, also in RESP3).
 pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    // Unlike INCRBYFLOAT, Redis refuses an infinite increment itself here.
     let delta = match float_arg(&args[3]) {
-        Ok(d) => Float(d),
-        Err(_) if is_infinity(&args[3]) => {
-            return Frame::error("ERR value is NaN or Infinity").into()
-        }
+        Ok(d) if d.is_finite() => Float(d),
+        Ok(_) => return Frame::error("ERR value is NaN or Infinity").into(),
         Err(e) => return e.into(),
     };
     let op = Op::HIncrByFloat {
@@ -227,16 +226,6 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         Done::Written(OpOutcome::Text(text)) => Frame::bulk(text),
         _ => Frame::null(),
     })
-}
-
-/// Whether an argument spells an infinity, which Redis parses as a float and then refuses
-/// with its own error.
-fn is_infinity(arg: &[u8]) -> bool {
-    let unsigned = arg
-        .strip_prefix(b"-")
-        .or_else(|| arg.strip_prefix(b"+"))
-        .unwrap_or(arg);
-    is(unsigned, "inf") || is(unsigned, "infinity")
 }
 
 /// `HRANDFIELD key [count [WITHVALUES]]`: without a count one field (nil for no key); with a

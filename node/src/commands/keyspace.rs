@@ -166,7 +166,12 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     steps(ctx, move |s| async move {
         for db in 0..databases {
             if let Err(e) = flush(&s.with_namespace(NamespaceId(db))).await {
-                return e;
+                return if db == 0 {
+                    e
+                } else {
+                    let done = format!("databases 0 to {} were flushed", db - 1);
+                    partial("FLUSHALL", &done, &e)
+                };
             }
         }
         Frame::ok()
@@ -187,7 +192,7 @@ async fn flush(s: &Submitter) -> Result<Frame, Frame> {
         keys.extend(page.keys.into_iter().map(|k| Bytes::from(k.key)))
     })
     .await?;
-    for batch in keys.chunks(FLUSH_BATCH) {
+    for (i, batch) in keys.chunks(FLUSH_BATCH).enumerate() {
         let deletes: Vec<_> = batch
             .iter()
             .map(|k| s.submit(k, Command::Write(Op::delete())))
@@ -197,10 +202,27 @@ async fn flush(s: &Submitter) -> Result<Frame, Frame> {
             replies.push(delete.await);
         }
         if let Some(e) = combine_writes("FLUSHDB", &replies, s.timeout_ms()) {
-            return Err(e);
+            // Earlier batches are deleted: say so rather than pass on "not applied".
+            let done = format!("{} of {} keys were deleted", i * FLUSH_BATCH, keys.len());
+            return Err(if i == 0 {
+                e
+            } else {
+                partial("FLUSHDB", &done, &e)
+            });
         }
     }
     Ok(Frame::ok())
+}
+
+/// The error of a walk that failed after some of its work was done.
+fn partial(command: &str, done: &str, error: &Frame) -> Frame {
+    let reason = error
+        .as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    Frame::error(format!(
+        "ERR {command} partially applied: {done}; then: {reason}"
+    ))
 }
 
 /// Every page of the namespace, in order.

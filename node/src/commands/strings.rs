@@ -233,7 +233,8 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         Ok(_) => return Frame::error("ERR offset is out of range").into(),
         Err(e) => return e.into(),
     };
-    if offset as usize + args[3].len() > MAX_OFFSET as usize {
+    // The string must stay within the node's bulk limit (`proto-max-bulk-len`), as in Redis.
+    if offset.saturating_add(args[3].len() as u64) > ctx.shared.view.max_bulk_bytes as u64 {
         return Frame::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)").into();
     }
     let op = Op::SetRange {

@@ -91,20 +91,24 @@ fn set_expiry(
             ))
             .into();
         };
+        use ExpireCondition::{Always, IfEarlier, IfLater, IfNone, IfSome, IfSomeAndEarlier};
         condition = match (condition, next) {
-            (ExpireCondition::Always, next) => next,
+            (Always, next) => next,
             (a, b) if a == b => a,
-            (ExpireCondition::IfLater, ExpireCondition::IfEarlier)
-            | (ExpireCondition::IfEarlier, ExpireCondition::IfLater) => {
-                return Frame::error("ERR GT and LT options at the same time are not compatible")
-                    .into()
-            }
-            _ => {
+            (IfNone, _) | (_, IfNone) => {
                 return Frame::error(
                     "ERR NX and XX, GT or LT options at the same time are not compatible",
                 )
                 .into()
             }
+            (IfLater, IfEarlier | IfSomeAndEarlier) | (IfEarlier | IfSomeAndEarlier, IfLater) => {
+                return Frame::error("ERR GT and LT options at the same time are not compatible")
+                    .into()
+            }
+            // XX GT is GT (a key without a TTL is never "later"); XX LT needs a TTL.
+            (IfSome, IfLater) | (IfLater, IfSome) => IfLater,
+            (IfSome, IfEarlier) | (IfEarlier, IfSome) => IfSomeAndEarlier,
+            (a, _) => a,
         };
     }
     let millis = match unit {
