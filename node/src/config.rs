@@ -59,6 +59,9 @@ pub struct NodeConfig {
     pub peer: PeerTuning,
     #[serde(default)]
     pub hints: HintsConfig,
+    /// The background purge of expired keys' data.
+    #[serde(default)]
+    pub expiry: ExpiryConfig,
     /// Client authentication (`AUTH`, `HELLO ... AUTH`).
     #[serde(default)]
     pub auth: AuthConfig,
@@ -107,6 +110,26 @@ impl Default for HintsConfig {
             max_age_ms: crate::storage::hints::DEFAULT_MAX_HINT_AGE_MS,
             handoff_interval_ms: 1_000,
             handoff_batch: 256,
+        }
+    }
+}
+
+/// How the expiry purger paces itself (expired keys read as absent at once; this only frees
+/// their space).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpiryConfig {
+    /// How often the purger examines a batch of stored keys.
+    pub purge_interval_ms: u64,
+    /// Stored keys examined per round.
+    pub purge_batch: usize,
+}
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        ExpiryConfig {
+            purge_interval_ms: 1_000,
+            purge_batch: 1_000,
         }
     }
 }
@@ -376,6 +399,11 @@ impl NodeConfig {
             (
                 "hints.handoff_interval_ms",
                 self.hints.handoff_interval_ms as usize,
+            ),
+            ("expiry.purge_batch", self.expiry.purge_batch),
+            (
+                "expiry.purge_interval_ms",
+                self.expiry.purge_interval_ms as usize,
             ),
         ] {
             if value == 0 {

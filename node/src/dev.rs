@@ -183,6 +183,7 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
             limits: Default::default(),
             peer: Default::default(),
             hints: Default::default(),
+            expiry: Default::default(),
         };
         config.validate()?;
         let path = node_dir.join("node.toml");

@@ -116,6 +116,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         .with_context(|| format!("binding the RESP listener on {}", config.resp_listen))?;
     let handoff_driver = driver.clone();
     let handoff_counters = Arc::new(HandoffCounters::default());
+    let purge_counters = Arc::new(PurgeCounters::default());
     let shared = Arc::new(Shared::new(
         node,
         driver,
@@ -137,12 +138,15 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
                     crate::keyspace::count_local(storage.as_ref(), databases, clock::wall_ms())
                 })
             },
+            purge_counters.clone(),
         ),
     ));
     let limits = ListenerLimits {
         resp: kvorum_resp::Limits {
             max_bulk_bytes: config.limits.max_bulk_bytes,
             max_array_len: config.limits.max_array_len,
+            // One command may not be larger than the connection's whole buffer.
+            max_query_bytes: config.limits.max_query_buffer_bytes,
             ..kvorum_resp::Limits::default()
         },
         max_connections: config.limits.max_connections,
@@ -172,8 +176,11 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     let purge_task = tokio::spawn(
         expiry::run(
             storage.clone(),
-            PurgeSettings::default(),
-            Arc::new(PurgeCounters::default()),
+            PurgeSettings {
+                interval: std::time::Duration::from_millis(config.expiry.purge_interval_ms),
+                batch: config.expiry.purge_batch,
+            },
+            purge_counters,
             shutdown.clone(),
         )
         .instrument(tracing::info_span!("task", name = "expiry-purger")),

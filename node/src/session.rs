@@ -32,6 +32,7 @@ use tokio::sync::Notify;
 use crate::commands::CommandSpec;
 use crate::config::NodeConfig;
 use crate::driver::DriverHandle;
+use crate::expiry::PurgeCounters;
 use crate::handoff::HandoffCounters;
 use crate::peer::PeerLiveness;
 use crate::storage::hints::HintStore;
@@ -81,10 +82,17 @@ pub struct NodeView {
     pub cluster_nodes: usize,
     pub peers: PeerView,
     pub keyspace: KeyspaceView,
+    /// What the expiry purger has done (`INFO stats` `expired_keys`).
+    pub purge: Arc<PurgeCounters>,
 }
 
 impl NodeView {
-    pub fn from_config(config: &NodeConfig, peers: PeerView, keyspace: KeyspaceView) -> Self {
+    pub fn from_config(
+        config: &NodeConfig,
+        peers: PeerView,
+        keyspace: KeyspaceView,
+        purge: Arc<PurgeCounters>,
+    ) -> Self {
         NodeView {
             requirepass: config
                 .auth
@@ -100,6 +108,7 @@ impl NodeView {
             cluster_nodes: config.peers.len() + 1,
             peers,
             keyspace,
+            purge,
         }
     }
 }

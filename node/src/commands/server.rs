@@ -694,7 +694,8 @@ fn section(out: &mut String, name: &str, shared: &Shared) {
             line("instantaneous_input_kbps", &"0.00");
             line("instantaneous_output_kbps", &"0.00");
             line("rejected_connections", &load(&stats.rejected_connections));
-            line("expired_keys", &0);
+            // Expired keys whose data this node's purger dropped (they read as absent earlier).
+            line("expired_keys", &view.purge.purged.load(Relaxed));
             line("evicted_keys", &0);
             line("keyspace_hits", &0);
             line("keyspace_misses", &0);

@@ -103,6 +103,7 @@ impl TestCluster {
                     acceptable_pause_ms: 1_000,
                     ..Default::default()
                 },
+                expiry: Default::default(),
                 hints: kvorum_node::config::HintsConfig {
                     handoff_interval_ms: 200,
                     ..Default::default()
