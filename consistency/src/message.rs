@@ -128,13 +128,14 @@ pub enum Message {
     Forward { op: OpId, request: Request },
     /// Answer to `Forward`.
     Forwarded { op: OpId, reply: Reply },
-    /// List the live keys this replica holds in `partition` of `ns`, in hash order, from
-    /// `from_hash` on, at most about `limit` (`SCAN`, `KEYS`, `DBSIZE`). Served by the node,
-    /// not the core: it reads storage only.
+    /// List the live keys this replica holds in partitions `partition..end` of `ns` (which
+    /// share their primaries), in hash order, from `from_hash` on, at most about `limit`
+    /// (`SCAN`, `KEYS`, `DBSIZE`). Served by the node, not the core: it reads storage only.
     List {
         op: OpId,
         ns: NamespaceId,
         partition: PartitionId,
+        end: PartitionId,
         from_hash: u64,
         limit: u32,
     },

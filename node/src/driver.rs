@@ -217,6 +217,9 @@ struct Driver {
     listed_tx: mpsc::Sender<(u64, Result<KeyPage, String>)>,
 }
 
+/// The most partitions one listing request covers.
+const MAX_LISTING_PARTITIONS: u32 = 4096;
+
 /// Local listing pages waiting for the loop.
 const LISTED_QUEUE: usize = 64;
 
@@ -253,8 +256,8 @@ impl Driver {
                 }
                 Some((id, page)) = listed.recv() => self.on_listed(id, page),
                 Some((from, message)) = incoming.recv() => match message {
-                    Message::List { op, ns, partition, from_hash, limit } => {
-                        self.serve_listing(from, op, ns, partition, from_hash, limit)
+                    Message::List { op, ns, partition, end, from_hash, limit } => {
+                        self.serve_listing(from, op, ns, (partition, end), from_hash, limit)
                     }
                     Message::Listed { op, result } => self.on_listed(op, result),
                     message => {
@@ -358,30 +361,40 @@ impl Driver {
         answer: oneshot::Sender<Result<KeyPage, String>>,
     ) {
         let started = Instant::now();
-        let bits = self.core.layout().partition_bits();
-        let partition = kvorum_ring::partition_of(from_hash, bits);
-        let next_partition = partition
-            .0
-            .checked_add(1)
-            .filter(|&p| p < self.core.layout().partition_count())
-            .map(|p| {
-                if bits == 0 {
-                    0
-                } else {
-                    u64::from(p) << (64 - u32::from(bits))
-                }
-            });
         self.listings
             .retain(|_, l| started.duration_since(l.started) < LISTING_MAX_AGE);
         let me = self.core.node();
         let n = self.core.replication();
-        let primaries: Vec<NodeId> = match self.core.layout().preference_list(partition, n) {
-            Ok(list) => list.primaries.to_vec(),
+        let layout = self.core.layout();
+        let bits = layout.partition_bits();
+        let partition = kvorum_ring::partition_of(from_hash, bits);
+        let primaries_of = |p: u32| -> Result<Vec<NodeId>, String> {
+            let list = layout
+                .preference_list(PartitionId(p), n)
+                .map_err(|e| e.to_string())?;
+            let mut set = list.primaries.to_vec();
+            set.sort();
+            Ok(set)
+        };
+        let primaries = match primaries_of(partition.0) {
+            Ok(primaries) => primaries,
             Err(e) => {
-                let _ = answer.send(Err(e.to_string()));
+                let _ = answer.send(Err(e));
                 return;
             }
         };
+        // Later partitions with the same primaries are listed by the same request (in a small
+        // cluster, often all of them): one round trip instead of one per partition.
+        let mut end = partition.0 + 1;
+        while end < layout.partition_count()
+            && end - partition.0 < MAX_LISTING_PARTITIONS
+            && primaries_of(end).as_ref() == Ok(&primaries)
+        {
+            end += 1;
+        }
+        let next_partition =
+            (end < layout.partition_count()).then(|| keyspace::partition_start(end, bits));
+        let end = PartitionId(end);
         let targets: Vec<NodeId> = primaries
             .into_iter()
             .filter(|&p| p == me || self.mesh.is_up(p.0))
@@ -414,7 +427,8 @@ impl Driver {
                     let page = keyspace::list_local(
                         storage.as_ref(),
                         ns,
-                        partition,
+                        (partition, end),
+                        bits,
                         from_hash,
                         (limit as usize).min(MAX_LISTING_PAGE),
                         now_ms,
@@ -426,6 +440,7 @@ impl Driver {
                     op: id,
                     ns,
                     partition,
+                    end,
                     from_hash,
                     limit,
                 };
@@ -472,7 +487,7 @@ impl Driver {
         from: u64,
         op: u64,
         ns: NamespaceId,
-        partition: PartitionId,
+        (partition, end): (PartitionId, PartitionId),
         from_hash: u64,
         limit: u32,
     ) {
@@ -480,9 +495,22 @@ impl Driver {
         let mesh = self.mesh.clone();
         let now_ms = self.now().wall_ms;
         let limit = (limit as usize).min(MAX_LISTING_PAGE);
+        let bits = self.core.layout().partition_bits();
+        // A peer's request is bounded like our own: at most so many partitions per page.
+        let end = PartitionId(
+            end.0
+                .min(partition.0.saturating_add(MAX_LISTING_PARTITIONS)),
+        );
         tokio::task::spawn_blocking(move || {
-            let result =
-                keyspace::list_local(storage.as_ref(), ns, partition, from_hash, limit, now_ms);
+            let result = keyspace::list_local(
+                storage.as_ref(),
+                ns,
+                (partition, end),
+                bits,
+                from_hash,
+                limit,
+                now_ms,
+            );
             if let Err(e) = mesh.send(from, &Message::Listed { op, result }) {
                 tracing::debug!(to = from, error = %e, "listing answer not sent");
             }

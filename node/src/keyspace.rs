@@ -7,7 +7,9 @@
 //! byte order; a page sorts the partition's keys by hash, which costs one read of the partition
 //! per page.)
 //!
-//! A page of a partition is the union of the pages of its reachable primaries (a key written
+//! One request covers a run of consecutive partitions that share their primaries (in a cluster
+//! of N nodes with N replicas, all of them), so a walk costs a round trip per run, not per
+//! partition. A page is the union of the pages of those partitions' reachable primaries (a key written
 //! with `W=1` is listed while the others catch up), cut to the smallest `limit` hashes so the
 //! next page starts where this one ends. A listing reflects each replica's state when it was
 //! read: keys created or deleted meanwhile may or may not appear, as with Redis's `SCAN`.
@@ -20,9 +22,52 @@ use crate::storage::{keys, Storage};
 /// Keys read from storage per scan call while building a page.
 const SCAN_BATCH: usize = 1024;
 
-/// The live keys of `partition` of `ns` in this node's storage, from `from_hash` on, at most
-/// `limit` (more when several keys share the last hash, so a page never splits a hash).
+/// The live keys of partitions `first..end` of `ns` in this node's storage, in hash order from
+/// `from_hash` on, at most `limit` (more when several keys share the last hash, so a page never
+/// splits a hash). The page's `next` is set when a partition had more; a page that ends the
+/// range has none.
 pub fn list_local(
+    storage: &dyn Storage,
+    ns: NamespaceId,
+    (first, end): (PartitionId, PartitionId),
+    partition_bits: u8,
+    from_hash: u64,
+    limit: usize,
+    now_ms: u64,
+) -> Result<KeyPage, String> {
+    let limit = limit.max(1);
+    let mut keys = Vec::new();
+    let end = end.0.max(first.0 + 1);
+    for partition in first.0..end {
+        let room = limit.saturating_sub(keys.len()).max(1);
+        let page = list_partition(storage, ns, PartitionId(partition), from_hash, room, now_ms)?;
+        keys.extend(page.keys);
+        if page.next.is_some() {
+            return Ok(KeyPage {
+                keys,
+                next: page.next,
+            });
+        }
+        if keys.len() >= limit {
+            // This partition is done exactly: the next page starts with the next one.
+            let next =
+                (partition + 1 < end).then(|| partition_start(partition + 1, partition_bits));
+            return Ok(KeyPage { keys, next });
+        }
+    }
+    Ok(KeyPage { keys, next: None })
+}
+
+/// The smallest hash in `partition`.
+pub fn partition_start(partition: u32, partition_bits: u8) -> u64 {
+    match partition_bits {
+        0 => 0,
+        bits => u64::from(partition) << (64 - u32::from(bits.min(32))),
+    }
+}
+
+/// [`list_local`] for one partition.
+fn list_partition(
     storage: &dyn Storage,
     ns: NamespaceId,
     partition: PartitionId,
@@ -160,6 +205,50 @@ mod tests {
         assert_eq!(names, vec![b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
         assert_eq!(page.next, Some(5));
         assert_eq!(cut(vec![key(1, "a")], 2).next, None);
+    }
+
+    #[test]
+    fn pages_over_a_range_of_partitions_walk_every_key_once() {
+        use crate::storage::MemStorage;
+        use kvorum_consistency::{op, Object, Op, Timestamp};
+        use kvorum_ring::{partition_of, NodeId};
+
+        let storage = MemStorage::new();
+        let bits = 4;
+        let ns = NamespaceId(0);
+        let value = op::apply(&Op::set("v"), &Object::new(), NodeId(1), Timestamp::ZERO)
+            .map(|a| a.object)
+            .unwrap_or_default();
+        let names: Vec<String> = (0..50).map(|i| format!("key:{i}")).collect();
+        for name in &names {
+            let hash = key_hash(ns, name.as_bytes());
+            let stored = keys::encode_data_key(0, partition_of(hash, bits).0, name.as_bytes());
+            let bytes = record::encode_object(&value).unwrap_or_default();
+            let _ = storage.update(&stored, &mut |_| Ok(Some(bytes.clone())));
+        }
+        // Walk partitions 0..16 in pages of 7, as a driver would.
+        let mut seen = Vec::new();
+        let mut from = Some(0u64);
+        let mut pages = 0;
+        while let Some(at) = from {
+            let first = partition_of(at, bits);
+            let page = list_local(&storage, ns, (first, PartitionId(16)), bits, at, 7, 0)
+                .unwrap_or_default();
+            assert!(page.keys.len() <= 7 || page.next.is_some());
+            seen.extend(
+                page.keys
+                    .into_iter()
+                    .map(|k| String::from_utf8_lossy(&k.key).into_owned()),
+            );
+            from = page.next;
+            pages += 1;
+            assert!(pages < 100);
+        }
+        seen.sort();
+        let mut expected = names.clone();
+        expected.sort();
+        assert_eq!(seen, expected);
+        assert!(pages <= 9, "{pages} pages for 50 keys in pages of about 7");
     }
 
     #[test]

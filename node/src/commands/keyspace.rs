@@ -4,7 +4,8 @@
 //! cursor is the hash to resume at, so it works through any node and stays valid across calls
 //! and layout-independent. Every key that exists for the whole iteration is returned at least
 //! once; keys created or deleted meanwhile may or may not be. `KEYS`, `DBSIZE` and `RANDOMKEY`
-//! are full or partial walks, so they cost a round trip per partition (Redis keeps a counter;
+//! are full or partial walks, so they cost a round trip per run of partitions that share their
+//! primaries (Redis keeps a counter;
 //! a replicated store would have to agree on one).
 //!
 //! `FLUSHDB` deletes every key it lists, one versioned delete each, with the connection's
