@@ -825,3 +825,29 @@ fn a_written_reply_counts_the_replicas_that_hold_it() {
         Some(Reply::Written { acks: 3, .. })
     ));
 }
+
+#[test]
+fn a_fallback_that_fails_its_stand_in_leaves_the_hint_with_the_coordinator() {
+    let mut c = Cluster::new(4, 3);
+    let layout = c.cores[&NodeId(1)].layout().clone();
+    let list = layout
+        .preference_list(layout.partition_for_key(NamespaceId(0), b"k"), 3)
+        .unwrap();
+    let (down, coordinator, fallback) = (list.primaries[2], list.primaries[0], list.fallbacks[0]);
+    c.kill(down);
+    // The fallback is believed reachable, but the stand-in message cannot reach it.
+    c.down.insert(fallback);
+    let sloppy_w2 = Level {
+        r: 1,
+        w: 2,
+        dw: 0,
+        sloppy: true,
+        mode: Mode::derive(1, 2, true, 3),
+    };
+    let reply = without_acks(put_with(&mut c, coordinator, 1, "k", "v", sloppy_w2));
+    assert_eq!(reply, done());
+    // Nobody holds the write for the dead primary but the coordinator's own hint.
+    let hint = c.hints[&coordinator].get(&(down, b"k".to_vec()));
+    assert_eq!(hint.and_then(|o| o.value().cloned()).unwrap(), "v");
+    assert!(c.hints[&fallback].is_empty());
+}

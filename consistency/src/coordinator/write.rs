@@ -82,18 +82,29 @@ impl Coordinator {
                 acks,
                 durable_acks,
                 targets,
+                standins,
                 hint_on_failure,
                 ..
             } => {
                 if !pending.remove(&from) {
                     return;
                 }
+                // Who gets a hint here if `from` failed: a primary itself, or the primary a
+                // fallback was standing in for.
+                let missed = if targets.contains(&from) {
+                    Some(from)
+                } else {
+                    standins
+                        .iter()
+                        .find(|&&(fallback, _)| fallback == from)
+                        .map(|&(_, primary)| primary)
+                };
                 if ok {
                     *acks += 1;
                     *durable_acks += usize::from(durable);
-                } else if *hint_on_failure && targets.contains(&from) {
-                    // The primary did not take it: keep a hint so it gets the write later.
-                    self.hint_locally(out, op, from);
+                } else if let Some(primary) = missed.filter(|_| *hint_on_failure) {
+                    // It did not take the write: keep a hint so the primary gets it later.
+                    self.hint_locally(out, op, primary);
                 }
                 self.check_write(out, op);
             }

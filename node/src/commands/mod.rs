@@ -1,13 +1,21 @@
-//! RESP commands: one file per command family, one table that describes them all.
+//! RESP commands: one file per command family, each with its own table (`COMMANDS`), looked
+//! up through one index. docs/REDIS.md documents every command and how it differs from Redis.
 //!
-//! - `connection.rs`: PING, ECHO, HELLO, QUIT, SELECT, CLIENT.
-//! - `server.rs`: COMMAND, CONFIG GET, INFO — what clients call when they connect.
-//! - `strings.rs`: GET, SET, MGET, MSET.
-//! - `keys.rs`: DEL, EXISTS.
-//! - `consistency.rs`: CONSISTENCY and WITH (kvorum's extensions).
-//! - `replica.rs`: REPLICA GET (debug: one node's own copy).
-//! - `context.rs`: GETCTX, SETCTX (causal contexts and siblings).
-//! - `reply.rs`: how replication outcomes become RESP replies and errors.
+//! - `connection.rs`: PING, ECHO, AUTH, HELLO, QUIT, RESET, SELECT, CLIENT.
+//! - `server.rs`: COMMAND, CONFIG, INFO, TIME — what clients call when they connect.
+//! - `strings.rs`: GET, SET (all options), GETSET, GETDEL, GETEX, SETNX, SETEX, PSETEX, APPEND,
+//!   STRLEN, GETRANGE, SETRANGE, MGET, MSET, MSETNX.
+//! - `counters.rs`: INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT (a PN-counter).
+//! - `keys.rs`: DEL, UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX.
+//! - `ttl.rs`: EXPIRE and its relatives, TTL, PTTL, PERSIST, EXPIRETIME, PEXPIRETIME.
+//! - `keyspace.rs`: SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL (walks in key-hash order).
+//! - `hashes.rs`, `sets.rs`: the H* and S* commands (observed-remove map and add-wins set).
+//! - `wait.rs`: WAIT.
+//! - `consistency.rs`: CONSISTENCY and WITH; `context.rs`: GETCTX, SETCTX; `replica.rs`:
+//!   REPLICA GET (kvorum's extensions).
+//! - Helpers: `reply.rs` (replication outcomes to RESP replies and errors), `view.rs` (what a
+//!   read sees, typed), `pattern.rs` (glob patterns), and in this file [`Submitter`] with the
+//!   request shapes [`single`], [`requests`] and [`steps`].
 //!
 //! A handler runs synchronously on the connection's task and returns an [`Outcome`]: either the
 //! reply itself or a future of it. Data commands queue their requests with the replication

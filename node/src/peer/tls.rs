@@ -29,8 +29,24 @@ use super::certs::NodeIdentity;
 use super::error::PeerError;
 use super::heartbeat::{DATAGRAM_RECEIVE_BUFFER_BYTES, MAX_DATAGRAM_BYTES};
 
-/// ALPN of the node-to-node protocol, version 1.
-pub const PEER_ALPN: &[u8] = b"kvorum-peer/1";
+/// ALPN of the node-to-node protocol.
+///
+/// The number is the peer message schema's version
+/// ([`kvorum_consistency::message::PEER_PROTOCOL_VERSION`]): nodes of builds that speak different
+/// message schemas refuse each other at the handshake instead of failing on every message.
+pub const PEER_ALPN: &[u8] = b"kvorum-peer/2";
+
+#[cfg(test)]
+mod alpn_tests {
+    #[test]
+    fn the_alpn_names_the_message_schema_version() {
+        let expected = format!(
+            "kvorum-peer/{}",
+            kvorum_consistency::message::PEER_PROTOCOL_VERSION
+        );
+        assert_eq!(super::PEER_ALPN, expected.as_bytes());
+    }
+}
 
 /// Liveness settings of every peer connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
