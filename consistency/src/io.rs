@@ -1,6 +1,6 @@
 //! What the state machines hand to their driver: messages to send, storage work, replies.
 //!
-//! The state machines never perform I/O. They queue these actions in [`Outputs`], and the driver
+//! The state machines never perform I/O. They queue these actions in `Outputs`, and the driver
 //! (the node's tokio loop, or the simulator) drains them with the `poll_*` methods of
 //! [`crate::Core`] and reports results back with the `handle_*` methods.
 

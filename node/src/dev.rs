@@ -36,7 +36,7 @@ pub struct DevArgs {
     /// Replicas per key (at most the number of nodes).
     #[arg(long, default_value_t = 3)]
     replication: usize,
-    /// fsync setting of every node: always, periodic:<ms> or never.
+    /// fsync setting of every node: always, `periodic:<ms>` or never.
     #[arg(long, default_value = "always")]
     fsync: String,
     /// Password every RESP connection must give (`AUTH`), as Redis's `requirepass`.

@@ -7,7 +7,7 @@
 //! handed back, so the core can fail fast), storage work is run on the blocking pool (bounded by
 //! a semaphore) and reports back on the input channel, replies complete the waiting request.
 //!
-//! Owner: [`crate::server::Node`]. Shutdown: when every [`DriverHandle`] is dropped and the
+//! Owner: `crate::server::run`. Shutdown: when every [`DriverHandle`] is dropped and the
 //! shutdown signal is raised, the loop ends; requests still waiting get dropped senders, which
 //! RESP connections report as errors.
 
