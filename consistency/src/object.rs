@@ -275,17 +275,22 @@ impl Object {
         })
     }
 
-    /// The largest timestamp in the object, for clocks to observe and for deriving the
-    /// incarnation a type change takes.
-    pub fn max_timestamp(&self) -> Option<Timestamp> {
-        let data_max = match &self.data {
+    /// The largest timestamp among the data's versions (registers and hash fields carry one).
+    fn data_max_timestamp(&self) -> Option<Timestamp> {
+        match &self.data {
             Data::Register(s) => s.iter().map(|s| s.ts).max(),
             Data::Hash(h) => h
                 .iter()
                 .flat_map(|e| e.versions.iter().map(|v| v.value.ts))
                 .max(),
             Data::Counter(_) | Data::Set(_) => None,
-        };
+        }
+    }
+
+    /// The largest timestamp in the object, for clocks to observe and for deriving the
+    /// incarnation a type change takes.
+    pub fn max_timestamp(&self) -> Option<Timestamp> {
+        let data_max = self.data_max_timestamp();
         [data_max, Some(self.incarnation.ts), Some(self.expiry.ts)]
             .into_iter()
             .flatten()
@@ -370,14 +375,7 @@ impl Object {
     /// The TTL's own change time is left out: a concurrent `EXPIRE` must not make two
     /// conversions of the same string differ.
     fn successor_ts(&self, also: Option<Timestamp>) -> Timestamp {
-        let data_max = match &self.data {
-            Data::Register(s) => s.iter().map(|s| s.ts).max(),
-            Data::Hash(h) => h
-                .iter()
-                .flat_map(|e| e.versions.iter().map(|v| v.value.ts))
-                .max(),
-            Data::Counter(_) | Data::Set(_) => None,
-        };
+        let data_max = self.data_max_timestamp();
         let latest = [data_max, Some(self.incarnation.ts), also]
             .into_iter()
             .flatten()

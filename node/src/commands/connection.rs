@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use bytes::Bytes;
+use kvorum_consistency::crdt::counter::parse_int;
 use kvorum_resp::{Frame, Protocol};
 use kvorum_ring::NamespaceId;
 
@@ -135,7 +136,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 
 /// `SELECT index`: database `index` is namespace `index`.
 pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let Some(index) = parse_i64(&args[1]) else {
+    let Some(index) = parse_int(&args[1]) else {
         return Frame::error("ERR value is not an integer or out of range").into();
     };
     match u32::try_from(index) {
@@ -151,7 +152,7 @@ pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut protocol = ctx.session.protocol;
     if let Some(version) = args.get(1) {
-        protocol = match parse_i64(version) {
+        protocol = match parse_int(version) {
             Some(2) => Protocol::Resp2,
             Some(3) => Protocol::Resp3,
             Some(_) => return Frame::error("NOPROTO unsupported protocol version").into(),
@@ -378,7 +379,7 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         [option, ids @ ..] if option.eq_ignore_ascii_case(b"ID") && !ids.is_empty() => {
             let mut entries = Vec::new();
             for id in ids {
-                let Some(id) = parse_i64(id) else {
+                let Some(id) = parse_int(id) else {
                     return Frame::error("ERR Invalid client ID").into();
                 };
                 if let Some(entry) = u64::try_from(id)
@@ -434,7 +435,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         let mut rest = &args[2..];
         while let [option, value, tail @ ..] = rest {
             match option.to_ascii_lowercase().as_slice() {
-                b"id" => match parse_i64(value).filter(|&id| id > 0) {
+                b"id" => match parse_int(value).filter(|&id| id > 0) {
                     Some(id) => filter.id = Some(id as u64),
                     None => return Frame::error("ERR client-id should be greater than 0").into(),
                 },
@@ -568,46 +569,9 @@ fn check_client_name(name: &[u8]) -> Result<(), Frame> {
     Ok(())
 }
 
-/// A decimal integer as Redis reads one: an optional `-`, digits, no leading zeros, no sign
-/// `+`, no spaces, within `i64`.
-pub(super) fn parse_i64(text: &[u8]) -> Option<i64> {
-    let digits = text.strip_prefix(b"-").unwrap_or(text);
-    let canonical = match digits {
-        [] => false,
-        [b'0'] => digits.len() == text.len(),
-        [first, ..] => *first != b'0' && digits.iter().all(u8::is_ascii_digit),
-    };
-    if !canonical {
-        return None;
-    }
-    std::str::from_utf8(text).ok()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_parse_as_redis_reads_them() {
-        assert_eq!(parse_i64(b"0"), Some(0));
-        assert_eq!(parse_i64(b"15"), Some(15));
-        assert_eq!(parse_i64(b"-3"), Some(-3));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            &b""[..],
-            b"-",
-            b"-0",
-            b"01",
-            b"+1",
-            b" 1",
-            b"1 ",
-            b"1.0",
-            b"x",
-            b"9223372036854775808",
-        ] {
-            assert_eq!(parse_i64(bad), None, "{}", String::from_utf8_lossy(bad));
-        }
-    }
 
     #[test]
     fn client_subcommand_help_names_every_subcommand() {
