@@ -364,21 +364,10 @@ fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result
             entries_of(o, now, Kind::Hash)?;
             let mut added = 0;
             for (field, value) in fields {
-                let Data::Hash(h) = o.data() else {
-                    break;
-                };
-                if *if_absent && h.contains(field) {
+                if *if_absent && hash_field(o, field).is_some() {
                     continue;
                 }
-                let dot = o.mint(node);
-                let Data::Hash(h) = o.data_mut() else {
-                    break;
-                };
-                let fv = FieldValue {
-                    ts,
-                    value: value.clone(),
-                };
-                if !h.put(field.clone(), dot, fv) {
+                if !put_field(o, node, ts, field, value.clone()) {
                     added += 1;
                 }
             }
@@ -633,10 +622,12 @@ fn hash_field(o: &Object, field: &[u8]) -> Option<Bytes> {
     }
 }
 
-fn put_field(o: &mut Object, node: NodeId, ts: Timestamp, field: &Bytes, value: Bytes) {
+/// Writes a hash field (the key must already be a hash); returns whether the field existed.
+fn put_field(o: &mut Object, node: NodeId, ts: Timestamp, field: &Bytes, value: Bytes) -> bool {
     let dot = o.mint(node);
-    if let Data::Hash(h) = o.data_mut() {
-        h.put(field.clone(), dot, FieldValue { ts, value });
+    match o.data_mut() {
+        Data::Hash(h) => h.put(field.clone(), dot, FieldValue { ts, value }),
+        _ => false,
     }
 }
 
