@@ -30,8 +30,28 @@ impl OpOutcome {
 /// What an operation did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OpKind {
+    /// A register read (`GET`).
     Read,
+    /// A register write of the op's unique value (`SET`).
     Write,
+    /// A counter increment by this delta (`INCRBY`, negative for `DECRBY`).
+    Incr(i64),
+    /// A set add of the op's unique value as the one member (`SADD`).
+    SAdd,
+    /// A set remove of the op's value (`SREM`).
+    SRem,
+}
+
+impl OpKind {
+    fn name(self) -> &'static str {
+        match self {
+            OpKind::Read => "read",
+            OpKind::Write => "write",
+            OpKind::Incr(_) => "incr",
+            OpKind::SAdd => "sadd",
+            OpKind::SRem => "srem",
+        }
+    }
 }
 
 /// One client operation.
@@ -44,7 +64,8 @@ pub struct Op {
     pub node: u64,
     pub key: String,
     pub kind: OpKind,
-    /// A write's value, or an `ok` read's value (`None`: the key was empty).
+    /// A write's value, a set op's member, or an `ok` read's value (`None`: the key was empty;
+    /// always `None` for an increment, whose delta is in its [`OpKind::Incr`]).
     pub value: Option<u64>,
     /// For an `ok` read: the number of siblings the reply carried.
     pub siblings: usize,
@@ -154,13 +175,11 @@ impl History {
     pub fn render(&self) -> String {
         let mut events: Vec<(u64, String)> = Vec::with_capacity(self.ops.len() * 2);
         for (index, op) in self.ops.iter().enumerate() {
-            let f = match op.kind {
-                OpKind::Read => "read",
-                OpKind::Write => "write",
-            };
+            let f = op.kind.name();
             let invoked = match op.kind {
                 OpKind::Read => "nil".to_owned(),
-                OpKind::Write => show(op.value),
+                OpKind::Incr(delta) => delta.to_string(),
+                OpKind::Write | OpKind::SAdd | OpKind::SRem => show(op.value),
             };
             events.push((
                 op.invoke_seq,
@@ -170,13 +189,16 @@ impl History {
                 ),
             ));
             if let (Some(outcome), Some(at)) = (op.outcome, op.complete_ms) {
+                let shown = match op.kind {
+                    OpKind::Incr(_) => invoked.clone(),
+                    _ => show(op.value),
+                };
                 let mut line = format!(
-                    "{at} #{index} p{} n{} :{} :{f} {} {}",
+                    "{at} #{index} p{} n{} :{} :{f} {} {shown}",
                     op.process,
                     op.node,
                     outcome.name(),
                     op.key,
-                    show(op.value)
                 );
                 if op.siblings > 1 {
                     let _ = write!(line, " siblings={}", op.siblings);

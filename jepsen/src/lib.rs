@@ -3,7 +3,8 @@
 //! Layout:
 //! - [`history`]: the operation history every harness records (`ok` / `fail` / `info`).
 //! - [`checker`]: pure checkers over histories and final states: WGL linearizability per key
-//!   (validated on public corpora), stale reads, no acknowledged write lost, convergence.
+//!   (validated on public corpora), stale reads, no acknowledged write lost, convergence,
+//!   counters and sets that lose and invent nothing.
 //! - [`sim`]: a deterministic discrete-event simulator that drives the real sans-IO core
 //!   (`kvorum_consistency::Core`) with a seeded network (delay, loss, duplication, reordering,
 //!   partitions), failure detection, seeded clocks and in-memory storage whose crash loses

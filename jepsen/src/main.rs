@@ -28,7 +28,7 @@ enum Command {
         /// Replay exactly this seed and print its history.
         #[arg(long)]
         seed: Option<u64>,
-        /// register-quorum, register-all, register-strong, eventual, or all.
+        /// register-quorum, register-all, register-strong, eventual, counter, set, or all.
         #[arg(long, default_value = "all")]
         workload: String,
         #[arg(long, default_value_t = 3)]
@@ -129,6 +129,12 @@ fn main() -> ExitCode {
                             s.read, s.returned, s.superseded_by
                         );
                     }
+                    for v in &report.counters {
+                        println!("{v}");
+                    }
+                    for v in &report.sets {
+                        println!("{v}");
+                    }
                     println!("stats: {:?}", report.stats);
                 }
             }
@@ -143,7 +149,8 @@ fn main() -> ExitCode {
         }
         println!(
             "{}: {} seeds, {} failed; {} ops ({} ok, {} fail, {} info), {} checked for linearizability: \
-             {} non-linearizable keys in {} seeds, {} unknown; {} stale reads in {} seeds; converged {}/{} keys",
+             {} non-linearizable keys in {} seeds, {} unknown; {} stale reads in {} seeds; converged {}/{} keys; \
+             {} final views checked, {} rejected",
             w.name(),
             tally.seeds,
             tally.failed,
@@ -158,7 +165,9 @@ fn main() -> ExitCode {
             tally.stale_reads,
             tally.stale_read_seeds,
             tally.converged_keys,
-            tally.keys
+            tally.keys,
+            tally.final_views,
+            tally.final_violations
         );
     }
     println!("{passed} passed, {failed} failed");

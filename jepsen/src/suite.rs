@@ -1,9 +1,11 @@
 //! Workloads, pass/fail criteria and the seed sweep that the CLI and the tests share.
 //!
 //! A workload is the register workload (independent keys, reads and unique-valued writes) at one
-//! consistency level. What fails a seed, for every workload: a panic, a broken reply contract
+//! consistency level, or the `counter` (`INCRBY`) or `set` (`SADD`/`SREM`) workload at
+//! `eventual`. What fails a seed, for every workload: a panic, a broken reply contract
 //! (a request answered twice, never, or unasked), or an acknowledged write missing from the
-//! merged final state. Linearizability is required only where the mode promises it (`strong`);
+//! merged final state; for `counter` and `set`, any final view (read at `ALL` or replica's
+//! stored copy) their checker rejects. Linearizability is required only where the mode promises it (`strong`);
 //! elsewhere its violations are counted and reported. Stale reads (the regular-register rules)
 //! fail `strong` and are measured for `quorum`/`all` unless [`Criteria::require_regular`].
 //! Convergence is measured and becomes a criterion with [`Criteria::require_convergence`].
@@ -11,7 +13,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::sim::client::Level;
-use crate::sim::{run, RunReport, SimConfig};
+use crate::sim::{run, Mix, RunReport, SimConfig};
 
 /// A named workload.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,14 +23,21 @@ pub enum Workload {
     RegisterStrong,
     /// Sloppy `EVENTUAL` reads and writes: only durability and convergence are promised.
     Eventual,
+    /// `EVENTUAL` `INCRBY`s: each counter ends at its acknowledged increments plus some of its
+    /// indeterminate ones.
+    Counter,
+    /// `EVENTUAL` `SADD`s and `SREM`s: no acknowledged add lost, no failed add present.
+    Set,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 4] = [
+    pub const ALL: [Workload; 6] = [
         Workload::RegisterQuorum,
         Workload::RegisterAll,
         Workload::RegisterStrong,
         Workload::Eventual,
+        Workload::Counter,
+        Workload::Set,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +46,8 @@ impl Workload {
             Workload::RegisterAll => "register-all",
             Workload::RegisterStrong => "register-strong",
             Workload::Eventual => "eventual",
+            Workload::Counter => "counter",
+            Workload::Set => "set",
         }
     }
 
@@ -49,14 +60,23 @@ impl Workload {
             Workload::RegisterQuorum => Level::Quorum,
             Workload::RegisterAll => Level::All,
             Workload::RegisterStrong => Level::Strong,
-            Workload::Eventual => Level::Eventual,
+            Workload::Eventual | Workload::Counter | Workload::Set => Level::Eventual,
+        }
+    }
+
+    /// What the clients do.
+    pub fn mix(self) -> Mix {
+        match self {
+            Workload::Counter => Mix::Counter,
+            Workload::Set => Mix::Set,
+            _ => Mix::Register,
         }
     }
 
     /// Whether the mode promises a regular register (no read of a value superseded before the
     /// read began).
     pub fn promises_regular(self) -> bool {
-        self != Workload::Eventual
+        self.mix() == Mix::Register && self != Workload::Eventual
     }
 
     /// Whether the mode promises linearizable single-key reads and writes.
@@ -136,6 +156,7 @@ pub fn config(workload: Workload, sweep: &SweepConfig) -> SimConfig {
     let mut cfg = SimConfig::new(workload.level());
     cfg.nodes = sweep.nodes.max(1);
     cfg.replication = cfg.nodes.min(3);
+    cfg.mix = workload.mix();
     cfg.ops = sweep.ops;
     cfg.trace = sweep.trace;
     cfg.net.duplicate = sweep.duplicate;
@@ -177,6 +198,8 @@ pub fn run_seed(seed: u64, workload: Workload, sweep: &SweepConfig) -> SeedResul
             lost.key, lost.value, lost.reason
         ));
     }
+    failures.extend(report.counters.iter().map(ToString::to_string));
+    failures.extend(report.sets.iter().map(ToString::to_string));
     let lin = &report.linearizability;
     if (workload.promises_linearizability() || sweep.criteria.require_linearizability_everywhere)
         && !lin.is_linearizable()
@@ -239,6 +262,10 @@ pub struct Tally {
     pub stale_read_seeds: usize,
     pub keys: usize,
     pub converged_keys: usize,
+    /// Final views (reads at `ALL`, replicas' stored copies) the counter or set checker judged.
+    pub final_views: usize,
+    /// Views the counter or set checker rejected.
+    pub final_violations: usize,
 }
 
 impl Tally {
@@ -261,5 +288,7 @@ impl Tally {
         self.stale_read_seeds += usize::from(!r.stale_reads.is_empty());
         self.keys += r.convergence.keys;
         self.converged_keys += r.convergence.converged;
+        self.final_views += r.final_views;
+        self.final_violations += r.counters.len() + r.sets.len();
     }
 }

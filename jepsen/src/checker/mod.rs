@@ -11,12 +11,41 @@
 //! - [`stale_reads`]: the real-time rules a regular register keeps (no read of a value
 //!   superseded before the read began, no read of a value never written).
 //! - [`convergence`]: after the final heal, every replica of a key holds the same object.
+//! - [`counter`]: every final value of a counter is its acknowledged increments plus some of
+//!   its indeterminate ones.
+//! - [`set`]: no acknowledged add lost, no failed add present, no member nobody added.
 //! - [`parse`]: readers for public histories with known verdicts (used to validate [`wgl`]).
 
 pub mod convergence;
+pub mod counter;
 pub mod linearizable;
 pub mod lost_writes;
 pub mod model;
 pub mod parse;
+pub mod set;
 pub mod stale_reads;
 pub mod wgl;
+
+use std::collections::BTreeSet;
+
+/// What a key reads as at the end of a run, decoded for the [`counter`] and [`set`] checkers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinalState {
+    /// No such key (never written, or nothing live in it).
+    Absent,
+    Counter(i64),
+    /// The members, as workload values.
+    Set(BTreeSet<u64>),
+    /// Anything else (a string, a hash, a float counter), described.
+    Other(String),
+}
+
+/// One view of one key at the end of a run: a final read's answer or a replica's stored copy.
+/// The checkers judge every view, so one stale replica or one wrong answer is enough to fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalView {
+    pub key: String,
+    /// Where the view comes from, for the witness (`read at ALL via n2`, `storage of n1`).
+    pub source: String,
+    pub state: FinalState,
+}

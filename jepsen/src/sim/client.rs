@@ -2,10 +2,16 @@
 //! [`Request`], names a [`Consistency`] or reads a [`Reply`]. When the core's request or reply
 //! types change, this file is the one to adapt.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
-use kvorum_consistency::{Command, Consistency, Key, Op, Preset, Reply, Request};
+use kvorum_consistency::crdt::counter::Number;
+use kvorum_consistency::{
+    Command, Consistency, Key, Object, Op, Outcome, Preset, Reply, Request, Value,
+};
 use kvorum_ring::NamespaceId;
 
+use crate::checker::FinalState;
 use crate::history::OpOutcome;
 
 /// The consistency a workload asks for.
@@ -37,6 +43,12 @@ impl Level {
 pub enum ClientCommand {
     Read,
     Write(u64),
+    /// `INCRBY key delta`.
+    Incr(i64),
+    /// `SADD key member`, the member being the workload value's decimal form.
+    SAdd(u64),
+    /// `SREM key member`.
+    SRem(u64),
 }
 
 /// The key a workload's key name stands for.
@@ -54,6 +66,13 @@ pub fn request(key_name: &str, command: ClientCommand, level: Level, timeout_ms:
         command: match command {
             ClientCommand::Read => Command::Get,
             ClientCommand::Write(v) => Command::Write(Op::set(encode_value(v))),
+            ClientCommand::Incr(delta) => Command::Write(Op::IncrBy { delta }),
+            ClientCommand::SAdd(v) => Command::Write(Op::SAdd {
+                members: vec![encode_value(v)],
+            }),
+            ClientCommand::SRem(v) => Command::Write(Op::SRem {
+                members: vec![encode_value(v)],
+            }),
         },
         consistency: level.consistency(),
         timeout_ms,
@@ -107,6 +126,10 @@ pub fn complete(reply: &Reply) -> Completion {
     };
     let note = match reply {
         Reply::Value(_) => "value".to_owned(),
+        Reply::Written {
+            outcome: Outcome::Int(n),
+            ..
+        } => format!("written({n})"),
         Reply::Written { .. } => "written".to_owned(),
         Reply::Unavailable { needed, reachable } => {
             format!("unavailable(needed={needed},reachable={reachable})")
@@ -120,6 +143,30 @@ pub fn complete(reply: &Reply) -> Completion {
         value,
         siblings,
         note,
+    }
+}
+
+/// What a read of `object` at wall-clock `now_ms` shows, for the counter and set checkers.
+/// Set members no workload could have written read as [`GARBLED`].
+pub fn final_state(object: Option<&Object>, now_ms: u64) -> FinalState {
+    match object.and_then(|o| o.read(now_ms)) {
+        None => FinalState::Absent,
+        Some(Value::Counter(Number::Int(n))) => FinalState::Counter(n),
+        Some(Value::Set(entries)) => FinalState::Set(
+            entries
+                .iter()
+                .map(|e| decode_value(&e.key).unwrap_or(GARBLED))
+                .collect::<BTreeSet<u64>>(),
+        ),
+        Some(other) => FinalState::Other(format!("{other:?}")),
+    }
+}
+
+/// The final state a read reply shows; `None` for a reply that is not a value.
+pub fn final_read(reply: &Reply, now_ms: u64) -> Option<FinalState> {
+    match reply {
+        Reply::Value(object) => Some(final_state(object.as_ref(), now_ms)),
+        _ => None,
     }
 }
 

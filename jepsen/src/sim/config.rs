@@ -10,6 +10,8 @@ pub struct SimConfig {
     /// Replication factor `N`.
     pub replication: usize,
     pub level: Level,
+    /// What the clients do.
+    pub mix: Mix,
     /// Concurrent clients per node.
     pub clients_per_node: usize,
     /// Keys the workload spreads over.
@@ -38,6 +40,17 @@ pub struct SimConfig {
     pub max_sim_ms: u64,
     /// Keep a line per simulated event in the report (for replaying one seed).
     pub trace: bool,
+}
+
+/// What the clients do to the keys.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// Half `GET`, half `SET` of unique values.
+    Register,
+    /// `INCRBY` of small positive and negative deltas.
+    Counter,
+    /// `SADD` of unique members, sometimes `SREM` of a member the same client added.
+    Set,
 }
 
 /// Per-message network behaviour.
@@ -76,6 +89,7 @@ impl SimConfig {
             nodes: 3,
             replication: 3,
             level,
+            mix: Mix::Register,
             clients_per_node: 2,
             keys: 3,
             ops: 150,

@@ -7,8 +7,11 @@ use kvorum_consistency::{
 };
 
 use super::client;
+use super::config::Mix;
 use super::run::{Event, Sim, Waiter};
 use super::trace;
+use crate::checker::FinalView;
+use crate::history::{Op as HistoryOp, OpKind, OpOutcome};
 
 impl Sim {
     /// Remembers which incarnation asked each question, and counts answers that reach a later
@@ -83,6 +86,19 @@ impl Sim {
                 let read = Some((done.value, done.siblings));
                 self.history
                     .complete(op, done.outcome, read, done.note, self.now);
+                if let (
+                    OpOutcome::Ok,
+                    Some(HistoryOp {
+                        kind: OpKind::SAdd,
+                        value: Some(member),
+                        ..
+                    }),
+                ) = (done.outcome, self.history.ops().get(op))
+                {
+                    // Only a member whose add was acknowledged may be removed later.
+                    let member = *member;
+                    self.clients[c].added.push(member);
+                }
                 self.client_done(c, done.outcome);
             }
             Waiter::Handoff {
@@ -98,7 +114,18 @@ impl Sim {
                         .remove_hint_if(target, &key, &object);
                 }
             }
-            Waiter::FinalRead => {}
+            Waiter::FinalRead { key } => {
+                if self.cfg.mix != Mix::Register {
+                    let wall = self.now_of(node).wall_ms;
+                    if let Some(state) = client::final_read(&reply, wall) {
+                        self.final_views.push(FinalView {
+                            key,
+                            source: format!("read at ALL via n{}", node + 1),
+                            state,
+                        });
+                    }
+                }
+            }
         }
     }
 

@@ -14,7 +14,8 @@
 //!   fsync; a crash loses what was not synced and every in-flight operation, and the restarted
 //!   node is a new [`Core`] over what survived; hints and hinted handoff;
 //! - clocks ([`clock`]): per-node offset and drift, stepped by the nemesis;
-//! - clients: a few per node, each with one operation at a time, recorded in a [`History`].
+//! - clients: a few per node, each with one operation at a time, recorded in a [`History`]:
+//!   register reads and writes, counter increments or set adds and removes ([`Mix`]).
 //!
 //! Layout: [`config`] (what a run looks like), [`client`] (the adapter to the core's request and
 //! reply types), [`run`] (the state and the event loop), `driver` (draining a core: network,
@@ -33,7 +34,7 @@ pub mod run;
 pub mod storage;
 pub mod trace;
 
-pub use config::{FaultConfig, NetConfig, SimConfig};
+pub use config::{FaultConfig, Mix, NetConfig, SimConfig};
 pub use report::{RunReport, Stats};
 pub use rng::SimRng;
 pub use run::{run, SimError};

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use kvorum_consistency::Object;
 
 use super::client::{self, Level};
+use super::config::Mix;
 use super::run::{key_name, Sim, Waiter};
-use crate::checker::{convergence, linearizable, lost_writes, stale_reads, wgl};
+use crate::checker::counter::{self, CounterViolation};
+use crate::checker::set::{self, SetViolation};
+use crate::checker::{convergence, linearizable, lost_writes, stale_reads, wgl, FinalView};
 use crate::history::{History, OpOutcome};
 
 /// Everything a run found.
@@ -19,6 +22,13 @@ pub struct RunReport {
     pub lost_writes: Vec<lost_writes::LostWrite>,
     pub stale_reads: Vec<stale_reads::StaleRead>,
     pub convergence: convergence::Report,
+    /// Counter workload: views of a key outside what its increments allow.
+    pub counters: Vec<CounterViolation>,
+    /// Set workload: lost acknowledged adds, failed adds present, members nobody added.
+    pub sets: Vec<SetViolation>,
+    /// How many final views (final reads and replicas' stored copies) the counter or set checker
+    /// judged.
+    pub final_views: usize,
     /// Broken driver contracts: a reply for an unknown request, a second reply, no reply.
     pub problems: Vec<String>,
     pub stats: Stats,
@@ -73,7 +83,7 @@ impl Sim {
                 let what = match waiter {
                     Waiter::Client { .. } => "client request",
                     Waiter::Handoff { .. } => "handoff",
-                    Waiter::FinalRead => "final read",
+                    Waiter::FinalRead { .. } => "final read",
                 };
                 self.problems
                     .push(format!("{what} {id} on node {} got no reply", node.id));
@@ -82,6 +92,15 @@ impl Sim {
         let copies = self.replica_copies();
         let finals = self.merged_state();
         let lost = lost_writes::check(&self.history, &self.minted, &finals, client::decode_value);
+        let mut views = std::mem::take(&mut self.final_views);
+        if self.cfg.mix != Mix::Register {
+            views.extend(self.stored_views());
+        }
+        let (counters, sets) = match self.cfg.mix {
+            Mix::Register => (Vec::new(), Vec::new()),
+            Mix::Counter => (counter::check(&self.history, &views), Vec::new()),
+            Mix::Set => (Vec::new(), set::check(&self.history, &views)),
+        };
         RunReport {
             seed,
             level: self.cfg.level,
@@ -89,6 +108,9 @@ impl Sim {
             lost_writes: lost,
             stale_reads: stale_reads::check(&self.history),
             convergence: convergence::check(&copies),
+            counters,
+            sets,
+            final_views: views.len(),
             problems: self.problems,
             stats: self.stats,
             trace: self.trace.unwrap_or_default(),
@@ -96,22 +118,46 @@ impl Sim {
         }
     }
 
+    /// What each key reads as in each of its primaries' storage.
+    fn stored_views(&self) -> Vec<FinalView> {
+        let mut views = Vec::new();
+        for k in 0..self.cfg.keys {
+            let name = key_name(k);
+            for (id, object) in self.primaries_of(&name) {
+                let wall = self.now_of(id).wall_ms;
+                views.push(FinalView {
+                    key: name.clone(),
+                    source: format!("storage of n{}", id + 1),
+                    state: client::final_state(object, wall),
+                });
+            }
+        }
+        views
+    }
+
+    /// A key's primaries (node indexes) and each one's stored copy.
+    fn primaries_of(&self, name: &str) -> Vec<(usize, Option<&Object>)> {
+        let key = client::key(name);
+        let partition = self.layout.partition_for_key(key.ns, &key.key);
+        self.layout
+            .preference_list(partition, self.cfg.replication)
+            .map(|l| l.primaries.to_vec())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| (p.0 as usize).wrapping_sub(1))
+            .filter_map(|i| self.nodes.get(i).map(|n| (i, n.storage.get(&key.key))))
+            .collect()
+    }
+
     /// Each key's copy on each of its primaries.
     pub(super) fn replica_copies(&self) -> BTreeMap<String, Vec<Option<Object>>> {
         let mut copies = BTreeMap::new();
         for k in 0..self.cfg.keys {
             let name = key_name(k);
-            let key = client::key(&name);
-            let partition = self.layout.partition_for_key(key.ns, &key.key);
-            let primaries = self
-                .layout
-                .preference_list(partition, self.cfg.replication)
-                .map(|l| l.primaries.to_vec())
-                .unwrap_or_default();
-            let objects = primaries
-                .iter()
-                .filter_map(|p| self.nodes.get((p.0 as usize).wrapping_sub(1)))
-                .map(|n| n.storage.get(&key.key).cloned())
+            let objects = self
+                .primaries_of(&name)
+                .into_iter()
+                .map(|(_, object)| object.cloned())
                 .collect();
             copies.insert(name, objects);
         }

@@ -14,12 +14,13 @@ use kvorum_ring::{Layout, NodeId};
 
 use super::client::{self, ClientCommand, Level};
 use super::clock::Clock;
-use super::config::SimConfig;
+use super::config::{Mix, SimConfig};
 use super::network::Links;
 use super::report::{RunReport, Stats};
 use super::rng::SimRng;
 use super::storage::Storage;
 use super::trace;
+use crate::checker::FinalView;
 use crate::history::{History, OpKind, OpOutcome};
 
 #[derive(Clone, Debug)]
@@ -74,7 +75,9 @@ pub(super) enum Waiter {
         key: Vec<u8>,
         object: Object,
     },
-    FinalRead,
+    FinalRead {
+        key: String,
+    },
 }
 
 pub(super) struct Node {
@@ -101,6 +104,8 @@ pub(super) struct Client {
     pub(super) node: usize,
     pub(super) process: u64,
     pub(super) busy: bool,
+    /// Set members this client added with an `ok` reply and has not tried to remove.
+    pub(super) added: Vec<u64>,
 }
 
 pub(super) struct Sim {
@@ -120,6 +125,8 @@ pub(super) struct Sim {
     pub(super) invoked: usize,
     pub(super) next_value: u64,
     pub(super) minted: BTreeMap<u64, Dot>,
+    /// What the final reads answered (counter and set workloads).
+    pub(super) final_views: Vec<FinalView>,
     pub(super) problems: Vec<String>,
     pub(super) stats: Stats,
     pub(super) workload_done: bool,
@@ -210,6 +217,7 @@ impl Sim {
             invoked: 0,
             next_value: 1,
             minted: BTreeMap::new(),
+            final_views: Vec::new(),
             problems: Vec::new(),
             stats: Stats::default(),
             workload_done: false,
@@ -229,6 +237,7 @@ impl Sim {
                     node,
                     process,
                     busy: false,
+                    added: Vec::new(),
                 });
             }
         }
@@ -460,13 +469,14 @@ impl Sim {
             Event::FinalReads => {
                 for i in 0..self.nodes.len() {
                     for k in 0..self.cfg.keys {
+                        let key = key_name(k);
                         let request = client::request(
-                            &key_name(k),
+                            &key,
                             ClientCommand::Read,
                             Level::All,
                             self.cfg.request_timeout_ms,
                         );
-                        self.submit(i, Waiter::FinalRead, request);
+                        self.submit(i, Waiter::FinalRead { key }, request);
                     }
                 }
                 self.schedule(self.cfg.quiet_ms, Event::Stop);
@@ -491,16 +501,13 @@ impl Sim {
             return;
         }
         let key = key_name(self.rng.index(self.cfg.keys.max(1)));
-        let command = if self.rng.chance(0.5) {
-            let v = self.next_value;
-            self.next_value += 1;
-            ClientCommand::Write(v)
-        } else {
-            ClientCommand::Read
-        };
+        let command = self.next_command(c);
         let (kind, value) = match command {
             ClientCommand::Read => (OpKind::Read, None),
             ClientCommand::Write(v) => (OpKind::Write, Some(v)),
+            ClientCommand::Incr(delta) => (OpKind::Incr(delta), None),
+            ClientCommand::SAdd(v) => (OpKind::SAdd, Some(v)),
+            ClientCommand::SRem(v) => (OpKind::SRem, Some(v)),
         };
         let process = self.clients[c].process;
         let op = self
@@ -510,6 +517,38 @@ impl Sim {
         self.clients[c].busy = true;
         let request = client::request(&key, command, self.cfg.level, self.cfg.request_timeout_ms);
         self.submit(node, Waiter::Client { client: c, op }, request);
+    }
+
+    /// What client `c` does next, by the workload's [`Mix`].
+    fn next_command(&mut self, c: usize) -> ClientCommand {
+        match self.cfg.mix {
+            Mix::Register if self.rng.chance(0.5) => ClientCommand::Write(self.fresh_value()),
+            Mix::Register => ClientCommand::Read,
+            Mix::Counter => {
+                let magnitude = self.rng.range(1, 5) as i64;
+                ClientCommand::Incr(if self.rng.chance(0.5) {
+                    magnitude
+                } else {
+                    -magnitude
+                })
+            }
+            Mix::Set => {
+                let added = self.clients[c].added.len();
+                if added > 0 && self.rng.chance(0.2) {
+                    let member = self.clients[c].added.swap_remove(self.rng.index(added));
+                    ClientCommand::SRem(member)
+                } else {
+                    ClientCommand::SAdd(self.fresh_value())
+                }
+            }
+        }
+    }
+
+    /// A value no operation has used yet.
+    fn fresh_value(&mut self) -> u64 {
+        let v = self.next_value;
+        self.next_value += 1;
+        v
     }
 
     /// A client's operation ended; it thinks, then goes on.

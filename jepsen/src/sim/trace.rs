@@ -1,12 +1,16 @@
 //! Short text forms of what the simulator does, for the optional event trace of a replayed seed
 //! (`kvorum-jepsen sim --seed S --trace`).
 
-use kvorum_consistency::{Message, Object};
+use kvorum_consistency::{Kind, Message, Object};
 
 use super::client;
 
-/// An object as `{value@node:counter ts …}`, siblings in dot order.
+/// An object as `{value@node:counter ts …}`, siblings in dot order; a counter or set as what a
+/// read of it shows (ignoring expiry: the workloads set no TTL).
 pub fn object(o: &Object) -> String {
+    if o.kind() != Kind::Register {
+        return format!("{:?}", client::final_state(Some(o), 0));
+    }
     let siblings: Vec<String> = o
         .siblings()
         .iter()
