@@ -420,19 +420,8 @@ impl Driver {
         );
         for target in targets {
             if target == me {
-                let storage = self.storage.clone();
                 let tx = self.listed_tx.clone();
-                let now_ms = self.now().wall_ms;
-                tokio::task::spawn_blocking(move || {
-                    let page = keyspace::list_local(
-                        storage.as_ref(),
-                        ns,
-                        (partition, end),
-                        bits,
-                        from_hash,
-                        (limit as usize).min(MAX_LISTING_PAGE),
-                        now_ms,
-                    );
+                self.list_page(ns, (partition, end), from_hash, limit, move |page| {
                     let _ = tx.blocking_send((id, page));
                 });
             } else {
@@ -491,29 +480,51 @@ impl Driver {
         from_hash: u64,
         limit: u32,
     ) {
-        let storage = self.storage.clone();
         let mesh = self.mesh.clone();
-        let now_ms = self.now().wall_ms;
-        let limit = (limit as usize).min(MAX_LISTING_PAGE);
-        let bits = self.core.layout().partition_bits();
         // A peer's request is bounded like our own: at most so many partitions per page.
         let end = PartitionId(
             end.0
                 .min(partition.0.saturating_add(MAX_LISTING_PARTITIONS)),
         );
-        tokio::task::spawn_blocking(move || {
-            let result = keyspace::list_local(
-                storage.as_ref(),
-                ns,
-                (partition, end),
-                bits,
-                from_hash,
-                limit,
-                now_ms,
-            );
+        self.list_page(ns, (partition, end), from_hash, limit, move |result| {
             if let Err(e) = mesh.send(from, &Message::Listed { op, result }) {
                 tracing::debug!(to = from, error = %e, "listing answer not sent");
             }
+        });
+    }
+
+    /// Reads one listing page on the blocking pool and hands it to `done` there. It holds a
+    /// storage slot meanwhile, like every storage task, so neither our own walks nor a peer's
+    /// requests can queue unbounded work on the pool.
+    fn list_page(
+        &self,
+        ns: NamespaceId,
+        range: (PartitionId, PartitionId),
+        from_hash: u64,
+        limit: u32,
+        done: impl FnOnce(Result<KeyPage, String>) + Send + 'static,
+    ) {
+        let storage = self.storage.clone();
+        let slots = self.storage_slots.clone();
+        let now_ms = self.now().wall_ms;
+        let bits = self.core.layout().partition_bits();
+        let limit = (limit as usize).min(MAX_LISTING_PAGE);
+        tokio::spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return; // shutting down
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                done(keyspace::list_local(
+                    storage.as_ref(),
+                    ns,
+                    range,
+                    bits,
+                    from_hash,
+                    limit,
+                    now_ms,
+                ))
+            })
+            .await;
         });
     }
 

@@ -117,6 +117,14 @@ fn strings_counters_ttls_and_keys_behave_like_redis_across_nodes() {
         assert_eq!(query::<Option<String>>(&mut b, &["GET", &t]), None);
         assert_eq!(query::<i64>(&mut b, &["TTL", &t]), -2);
 
+        // WAIT: the replicas besides the coordinating one that held the last write.
+        let w = k("w");
+        let _: String = query(&mut a, &["WITH", "ALL", "--", "SET", &w, "v"]);
+        assert_eq!(query::<i64>(&mut a, &["WAIT", "2", "0"]), 2);
+        // A write that changed nothing needed no other replica.
+        let _: Option<String> = query(&mut a, &["SET", &w, "x", "NX"]);
+        assert_eq!(query::<i64>(&mut a, &["WAIT", "1", "0"]), 0);
+
         // Keys.
         let (src, dst) = (k("src"), k("dst"));
         assert_eq!(query::<i64>(&mut a, &["SADD", &src, "x", "y"]), 2);
@@ -168,6 +176,25 @@ fn scan_walks_every_key_once_through_any_node() {
     assert_eq!(keys.len(), 61);
     let size: i64 = query(&mut a, &["DBSIZE"]);
     assert!(size >= 61, "{size}");
+    // An expired key's data is purged in the background on every replica (`INFO` counts it).
+    let _: String = query(&mut a, &["SET", "scan:short", "v", "PX", "50"]);
+    for i in 0..3 {
+        let mut con = connect(&c, i, false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let info: String = query(&mut con, &["INFO", "stats"]);
+            let purged = info
+                .lines()
+                .find_map(|l| l.strip_prefix("expired_keys:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if purged >= 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "node {i}: {info}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
     assert_eq!(query::<String>(&mut b, &["FLUSHDB"]), "OK");
     assert_eq!(query::<i64>(&mut a, &["DBSIZE"]), 0);
     assert_eq!(query::<Option<String>>(&mut a, &["RANDOMKEY"]), None);

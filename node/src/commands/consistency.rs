@@ -15,11 +15,11 @@ use bytes::Bytes;
 use kvorum_consistency::Spec;
 use kvorum_resp::Frame;
 
-use super::{dispatch, printable, spec, CommandSpec, Ctx, Outcome, NO_KEYS};
+use super::{dispatch, keys_of, printable, spec, CommandSpec, Ctx, Keys, Outcome, NO_KEYS};
 
 /// The commands of this family.
 pub(super) static COMMANDS: &[CommandSpec] = &[
-    spec("with", -3, &["fast"], NO_KEYS, with),
+    spec("with", -3, &["fast", "movablekeys"], NO_KEYS, with).movable(with_keys),
     spec("consistency", -1, &["fast", "stale"], NO_KEYS, consistency),
 ];
 
@@ -76,6 +76,14 @@ pub fn with(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 /// Splits `WITH settings... -- command...` at the first `--`.
+/// The keys of `WITH ... -- command`: the wrapped command's.
+fn with_keys(args: &[Bytes]) -> Keys<'_> {
+    match split_with(args) {
+        Some((_, inner)) => keys_of(inner),
+        None => Box::new(std::iter::empty()),
+    }
+}
+
 pub fn split_with(args: &[Bytes]) -> Option<(&[Bytes], &[Bytes])> {
     let dashes = args.iter().position(|a| a.as_ref() == b"--")?;
     Some((&args[1..dashes], &args[dashes + 1..]))

@@ -94,8 +94,17 @@ pub struct CommandSpec {
     pub flags: &'static [&'static str],
     /// Position of the first key, of the last key (-1: the last argument), and the step.
     pub keys: (i64, i64, i64),
+    /// For commands whose keys move with their arguments (`keys` is then `(0, 0, 0)`, as
+    /// Redis reports it): finds them.
+    movable_keys: Option<KeyFinder>,
     handler: Handler,
 }
+
+/// The keys of one command's arguments.
+pub type Keys<'a> = Box<dyn Iterator<Item = &'a Bytes> + 'a>;
+
+/// Finds a command's movable keys in its arguments.
+type KeyFinder = for<'a> fn(&'a [Bytes]) -> Keys<'a>;
 
 pub(super) const fn spec(
     name: &'static str,
@@ -109,7 +118,18 @@ pub(super) const fn spec(
         arity,
         flags,
         keys,
+        movable_keys: None,
         handler,
+    }
+}
+
+impl CommandSpec {
+    /// The same command with movable keys found by `finder`.
+    pub(super) const fn movable(self, finder: KeyFinder) -> CommandSpec {
+        CommandSpec {
+            movable_keys: Some(finder),
+            ..self
+        }
     }
 }
 
@@ -141,11 +161,13 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     static INDEX: LazyLock<HashMap<&'static str, &'static CommandSpec>> =
         LazyLock::new(|| all().map(|c| (c.name, c)).collect());
-    if name.len() > 32 {
-        return None;
+    // Lower-cased on the stack: this runs for every command.
+    let mut lower = [0u8; 32];
+    let lower = lower.get_mut(..name.len())?;
+    for (l, c) in lower.iter_mut().zip(name) {
+        *l = c.to_ascii_lowercase();
     }
-    let lower = name.to_ascii_lowercase();
-    std::str::from_utf8(&lower)
+    std::str::from_utf8(lower)
         .ok()
         .and_then(|n| INDEX.get(n).copied())
 }
@@ -399,23 +421,12 @@ pub fn printable(bytes: &[u8]) -> String {
 
 /// The keys a command touches, from its table entry (none for unknown or keyless commands);
 /// for `WITH ... -- command`, the keys of the wrapped command.
-pub fn keys_of(args: &[Bytes]) -> Box<dyn Iterator<Item = &Bytes> + '_> {
+pub fn keys_of(args: &[Bytes]) -> Keys<'_> {
     let Some(spec) = args.first().and_then(|name| lookup(name)) else {
         return Box::new(std::iter::empty());
     };
-    if spec.name == "with" {
-        return match consistency::split_with(args) {
-            Some((_, inner)) => keys_of(inner),
-            None => Box::new(std::iter::empty()),
-        };
-    }
-    if spec.name == "sintercard" {
-        // `SINTERCARD numkeys key... [LIMIT n]`: movable keys.
-        let count = args
-            .get(1)
-            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
-            .unwrap_or(0);
-        return Box::new(args.iter().skip(2).take(count));
+    if let Some(find) = spec.movable_keys {
+        return find(args);
     }
     let (first, last, step) = spec.keys;
     if first <= 0 || step <= 0 {

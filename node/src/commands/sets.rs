@@ -28,7 +28,9 @@ use super::hashes::{parse_cursor, scan_page, scan_reply, ScanOptions};
 use super::reply::{done, error_of, Done};
 use super::strings::integer_outcome;
 use super::view;
-use super::{int_arg, is, requests, single, spec, steps, syntax_error, CommandSpec, Ctx, Outcome};
+use super::{
+    int_arg, is, requests, single, spec, steps, syntax_error, CommandSpec, Ctx, Keys, Outcome,
+};
 
 /// The commands of this family.
 pub(super) static COMMANDS: &[CommandSpec] = &[
@@ -57,9 +59,19 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         &["readonly", "movablekeys"],
         (0, 0, 0),
         sintercard,
-    ),
+    )
+    .movable(sintercard_keys),
     spec("sscan", -3, &["readonly"], (1, 1, 1), sscan),
 ];
+
+/// `SINTERCARD numkeys key... [LIMIT n]`: the `numkeys` arguments after the count.
+fn sintercard_keys(args: &[Bytes]) -> Keys<'_> {
+    let count = args
+        .get(1)
+        .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+        .unwrap_or(0);
+    Box::new(args.iter().skip(2).take(count))
+}
 
 pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let op = Op::SAdd {
