@@ -541,6 +541,9 @@ const SECTIONS: &[(&str, bool)] = &[
     ("hints", true),
 ];
 
+/// Serialises `INFO keyspace` counts, which read storage.
+static KEYSPACE_COUNT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// `INFO [section ...]`: `default` (also with no argument), `all`, `everything`, or section
 /// names in any case. An unknown section adds nothing. A verbatim string in RESP3, as Redis.
 pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -575,6 +578,10 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     // Counting reads storage: it runs on the blocking pool, then fills the Keyspace section.
     let count = ctx.shared.view.keyspace.clone();
     Outcome::Later(Box::pin(async move {
+        // One count at a time: many clients polling INFO share the wait, not the disk.
+        let Ok(_turn) = KEYSPACE_COUNT.acquire().await else {
+            return Frame::verbatim_text(text);
+        };
         let counts = tokio::task::spawn_blocking(move || count())
             .await
             .unwrap_or_default();
