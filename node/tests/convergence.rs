@@ -37,6 +37,16 @@ fn wait_partitioned(c: &TestCluster, running: &[usize], stopped: &[usize]) {
     }
 }
 
+/// Waits until a write from node `i` at `consistency` succeeds. A node just resumed from a
+/// pause may still be replacing its peer connections; a write sent meanwhile can time out
+/// (truthfully, as "may have been applied"), which would make the counted steps ambiguous.
+fn wait_writable(c: &TestCluster, i: usize, consistency: &str) {
+    let mut words: Vec<&str> = vec!["WITH"];
+    words.extend(consistency.split_whitespace());
+    words.extend(["--", "SET", "probe", "x"]);
+    c.eventually(i, &words, "+OK\r\n", None);
+}
+
 /// Runs `args` on node `i` with `consistency` and checks the reply.
 fn expect(c: &TestCluster, i: usize, consistency: &str, args: &[&str], reply: &str) {
     let mut words: Vec<&str> = vec!["WITH"];
@@ -114,6 +124,8 @@ fn strict_writes_on_both_sides_of_a_partition_all_survive_the_heal() {
     c.pause(0, true);
     wait_partitioned(&c, &[1, 2], &[0]);
     let w2 = "R=2 W=2 STRICT";
+    wait_writable(&c, 1, w2);
+    wait_writable(&c, 2, w2);
     expect(&c, 1, w2, &["DECRBY", "cnt", "30"], ":70\r\n");
     expect(&c, 2, w2, &["INCRBY", "cnt", "2"], ":72\r\n");
     expect(&c, 1, w2, &["SADD", "members", "from-b"], ":1\r\n");
@@ -163,6 +175,8 @@ fn sloppy_writes_on_both_sides_of_a_partition_all_survive_the_heal() {
     c.pause(0, true);
     c.pause(1, true);
     wait_partitioned(&c, &[2, 3], &[0, 1]);
+    wait_writable(&c, 2, sloppy);
+    wait_writable(&c, 3, sloppy);
     expect(&c, 2, sloppy, &["DECRBY", "cnt", "30"], ":70\r\n");
     expect(&c, 3, sloppy, &["SADD", "members", "from-b"], ":1\r\n");
     expect(&c, 3, sloppy, &["HSET", "profile", "b", "2"], ":1\r\n");
