@@ -220,3 +220,17 @@ impl History {
 fn show(value: Option<u64>) -> String {
     value.map_or_else(|| "nil".to_owned(), |v| v.to_string())
 }
+
+/// One fault the nemesis applied, as executed: what, to whom, and when (ms since the run
+/// began). Reports shade these periods; `end_ms` is when the fault was healed (the run's end
+/// if it never was before the final heal).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NemesisPeriod {
+    /// The fault's family: `partition`, `loss`, `kill`, `pause`, `clock`.
+    pub name: String,
+    /// What exactly was done, as logged (`n1 n2 | n3 n4 n5`, `SIGKILL n3`, `n2 +5000 ms`).
+    pub detail: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+

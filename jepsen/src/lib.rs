@@ -17,6 +17,8 @@
 
 pub mod checker;
 pub mod history;
+pub mod real;
+pub mod report;
 pub mod sim;
 pub mod suite;
 
