@@ -40,16 +40,27 @@ pub enum OpKind {
     SAdd,
     /// A set remove of the op's value (`SREM`).
     SRem,
+    /// A read of a whole set (`SMEMBERS`): the members are in [`Op::observed`].
+    ReadSet,
+    /// A read of every sibling with the causal context (`GETCTX`): the siblings are in
+    /// [`Op::observed`].
+    ReadCtx,
+    /// A write of the op's unique value under the context of an earlier `ReadCtx` (`SETCTX`):
+    /// the siblings that context covered are in [`Op::observed`].
+    WriteCtx,
 }
 
 impl OpKind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             OpKind::Read => "read",
             OpKind::Write => "write",
             OpKind::Incr(_) => "incr",
             OpKind::SAdd => "sadd",
             OpKind::SRem => "srem",
+            OpKind::ReadSet => "read-set",
+            OpKind::ReadCtx => "read-ctx",
+            OpKind::WriteCtx => "write-ctx",
         }
     }
 }
@@ -69,6 +80,10 @@ pub struct Op {
     pub value: Option<u64>,
     /// For an `ok` read: the number of siblings the reply carried.
     pub siblings: usize,
+    /// Every value an operation saw: a set read's members, the siblings of a context read, or
+    /// for a context write the siblings its context covered (what it supersedes). Empty for
+    /// the plain register and counter operations.
+    pub observed: Vec<u64>,
     pub invoke_ms: u64,
     /// When the outcome became known; `None` while pending.
     pub complete_ms: Option<u64>,
@@ -131,6 +146,7 @@ impl History {
             kind,
             value,
             siblings: 0,
+            observed: Vec::new(),
             invoke_ms: at_ms,
             complete_ms: None,
             outcome: None,
@@ -170,6 +186,14 @@ impl History {
         true
     }
 
+    /// Records what operation `index` saw (see [`Op::observed`]); a context write records its
+    /// context's siblings at invocation, a read its answer at completion.
+    pub fn observe(&mut self, index: usize, values: Vec<u64>) {
+        if let Some(op) = self.ops.get_mut(index) {
+            op.observed = values;
+        }
+    }
+
     /// One line per event, in the order events happened: time, `#operation index`, process, node,
     /// type, function, key, value, and for a completion `; what the reply said`.
     pub fn render(&self) -> String {
@@ -177,9 +201,9 @@ impl History {
         for (index, op) in self.ops.iter().enumerate() {
             let f = op.kind.name();
             let invoked = match op.kind {
-                OpKind::Read => "nil".to_owned(),
+                OpKind::Read | OpKind::ReadSet | OpKind::ReadCtx => "nil".to_owned(),
                 OpKind::Incr(delta) => delta.to_string(),
-                OpKind::Write | OpKind::SAdd | OpKind::SRem => show(op.value),
+                OpKind::Write | OpKind::SAdd | OpKind::SRem | OpKind::WriteCtx => show(op.value),
             };
             events.push((
                 op.invoke_seq,
@@ -191,6 +215,7 @@ impl History {
             if let (Some(outcome), Some(at)) = (op.outcome, op.complete_ms) {
                 let shown = match op.kind {
                     OpKind::Incr(_) => invoked.clone(),
+                    OpKind::ReadSet | OpKind::ReadCtx => format!("{:?}", op.observed),
                     _ => show(op.value),
                 };
                 let mut line = format!(
@@ -233,4 +258,3 @@ pub struct NemesisPeriod {
     pub start_ms: u64,
     pub end_ms: u64,
 }
-
