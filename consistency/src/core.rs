@@ -6,6 +6,8 @@ use kvorum_ring::{Layout, NodeId};
 
 use crate::object::Object;
 
+#[cfg(feature = "fault-injection")]
+use crate::coordinator::CoreFaults;
 use crate::coordinator::{Coordinator, CoordinatorStats, Origin, View};
 use crate::io::{
     Mutation, Now, Outputs, StorageOp, StorageRequest, StorageResult, StorageToken, Transmit,
@@ -107,6 +109,19 @@ impl Core {
     /// Read-repair and write-back counters.
     pub fn stats(&self) -> CoordinatorStats {
         self.coordinator.stats()
+    }
+
+    /// Switches deliberately broken behaviour on or off (see [`CoreFaults`]); takes effect for
+    /// the events handled after the call.
+    #[cfg(feature = "fault-injection")]
+    pub fn set_faults(&mut self, faults: CoreFaults) {
+        self.coordinator.set_faults(faults);
+    }
+
+    /// The faults currently switched on.
+    #[cfg(feature = "fault-injection")]
+    pub fn faults(&self) -> CoreFaults {
+        self.coordinator.faults()
     }
 
     /// A client request arrived at this node.

@@ -23,6 +23,8 @@
 
 mod coordinator;
 pub use coordinator::CoordinatorStats;
+#[cfg(feature = "fault-injection")]
+pub use coordinator::CoreFaults;
 mod core;
 pub mod crdt;
 pub mod error;

@@ -11,9 +11,11 @@
 //!   unsynced writes, so every failure replays from its seed. [`sim::client`] is the one module
 //!   that speaks the core's request/reply types.
 //! - [`suite`]: workloads, pass/fail criteria and the seed sweep the CLI and the tests share.
-//!
-//! Still to come: the real-process harness (kvorum servers in network namespaces, nft partitions,
-//! kills, pauses, clock hooks) feeding the same [`history`] and [`checker`]s.
+//! - [`real`]: the real-process harness: kvorum servers in network namespaces, nft partitions
+//!   and packet loss, kills, pauses and clock offsets, RESP clients, feeding the same
+//!   [`history`] and [`checker`]s (docs/JEPSEN.md).
+//! - [`report`]: a run's artifacts for people and tools: the history as JSON lines, latency
+//!   and rate plots with the faults shaded, a timeline page.
 
 pub mod checker;
 pub mod history;

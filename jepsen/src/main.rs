@@ -265,10 +265,11 @@ fn ci(args: CiArgs) -> ExitCode {
         let mut lines = net::self_test(&t)?;
         let log = args.common.out.join("process-self-test.log");
         let _ = std::fs::create_dir_all(&args.common.out);
-        lines.extend(
-            process::self_test(&t.node_ns(0), &log)
-                .map_err(|e| net::NetError::Verify { what: format!("process self-test: {e}") })?,
-        );
+        lines.extend(process::self_test(&t.node_ns(0), &log).map_err(|e| {
+            net::NetError::Verify {
+                what: format!("process self-test: {e}"),
+            }
+        })?);
         t.teardown()?;
         Ok(lines)
     });

@@ -119,6 +119,9 @@ pub struct SweepConfig {
     pub trace: bool,
     /// Probability that the network delivers a message twice.
     pub duplicate: f64,
+    /// Deliberately broken core behaviour, to show the checkers catch it.
+    #[cfg(feature = "fault-injection")]
+    pub core_faults: kvorum_consistency::CoreFaults,
 }
 
 impl SweepConfig {
@@ -130,6 +133,8 @@ impl SweepConfig {
             criteria: Criteria::promised(),
             trace: false,
             duplicate: SimConfig::new(Level::Quorum).net.duplicate,
+            #[cfg(feature = "fault-injection")]
+            core_faults: Default::default(),
         }
     }
 }
@@ -160,6 +165,10 @@ pub fn config(workload: Workload, sweep: &SweepConfig) -> SimConfig {
     cfg.ops = sweep.ops;
     cfg.trace = sweep.trace;
     cfg.net.duplicate = sweep.duplicate;
+    #[cfg(feature = "fault-injection")]
+    {
+        cfg.core_faults = sweep.core_faults;
+    }
     cfg
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use kvorum_consistency::{
     record, Core, Key, KeyPage, Message, Mutation, Now, Object, OpError, Outcome, Reply, Request,
@@ -241,6 +241,9 @@ impl Driver {
         let mut refresh = tokio::time::interval(REACHABILITY_REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Test builds: the core's fault switches follow `DEBUG FAULT` from the next event.
+            #[cfg(feature = "fault-injection")]
+            self.core.set_faults(crate::faults::FAULTS.core());
             let deadline = self
                 .core
                 .poll_timeout()
@@ -278,13 +281,9 @@ impl Driver {
     }
 
     fn now(&self) -> Now {
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
         Now {
             mono_ms: self.started.elapsed().as_millis() as u64,
-            wall_ms,
+            wall_ms: crate::clock::wall_ms(),
         }
     }
 

@@ -1,10 +1,13 @@
 //! The kvorum server: the library behind the `kvorum` binary (`main.rs`).
 //!
 //! # Layout
-//! - `main.rs` (the binary): command line (`server`, `dev`), logging, exit codes.
+//! - `main.rs` (the binary): command line (`server`, `dev`, `cluster-config`), logging, exit
+//!   codes.
 //! - `config.rs`: the node's TOML configuration and its validation.
 //! - `server.rs`: one node's start-up, task ownership and shutdown.
-//! - `dev.rs`: `kvorum dev`, a local cluster of child processes on loopback.
+//! - `cluster.rs`: a whole cluster's configs and certificates, shared by `kvorum dev` and
+//!   `kvorum cluster-config`; `dev.rs`: `kvorum dev`, a local cluster of child processes on
+//!   loopback.
 //! - `driver.rs`: the task that drives the sans-IO replication core (`kvorum-consistency`) with
 //!   the peer mesh and storage.
 //! - `handoff.rs`: the hinted-handoff task (hints kept for unreachable replicas, delivered when
@@ -13,15 +16,21 @@
 //!   per-node state; `commands/`: one file per RESP command family.
 //! - `peer/`: QUIC + mutual TLS transport between nodes, cluster certificates, framing.
 //! - `storage/`: the `Storage` trait, engines (sled, memory) and group commit.
+//! - `faults.rs` (feature `fault-injection` only): deliberately broken behaviour for the test
+//!   harness, switched by `DEBUG FAULT`; `clock.rs`: every wall-clock read, shifted by
+//!   `DEBUG CLOCK-OFFSET` in such builds.
 //!
 //! docs/ARCHITECTURE.md draws the data flow of GET and SET through these pieces.
 
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod dev;
 pub mod driver;
 pub mod expiry;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod handoff;
 pub mod keyspace;
 pub mod listener;

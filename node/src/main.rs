@@ -1,11 +1,11 @@
-//! `kvorum`: the kvorum server binary (`kvorum server`, `kvorum dev`). The code lives in the
-//! `kvorum_node` library; see its crate docs for the layout.
+//! `kvorum`: the kvorum server binary (`kvorum server`, `kvorum dev`, `kvorum cluster-config`).
+//! The code lives in the `kvorum_node` library; see its crate docs for the layout.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kvorum_node::{config, dev, server};
+use kvorum_node::{cluster, config, dev, server};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -29,6 +29,8 @@ enum Cmd {
     },
     /// Run a local cluster on loopback, one child process per node.
     Dev(dev::DevArgs),
+    /// Write the configs and certificates of a cluster on other hosts, without starting it.
+    ClusterConfig(cluster::ClusterConfigArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,18 +43,23 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                match cli.command {
-                    Cmd::Server { config } => run_server(config).await,
-                    Cmd::Dev(args) => dev::run(args).await,
-                }
-            })
-        });
+    let result = match cli.command {
+        // Writes files and exits: no runtime needed.
+        Cmd::ClusterConfig(args) => cluster::run(args),
+        command => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")
+            .and_then(|runtime| {
+                runtime.block_on(async {
+                    match command {
+                        Cmd::Server { config } => run_server(config).await,
+                        Cmd::Dev(args) => dev::run(args).await,
+                        Cmd::ClusterConfig(args) => cluster::run(args),
+                    }
+                })
+            }),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

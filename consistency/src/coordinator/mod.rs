@@ -143,10 +143,24 @@ pub struct CoordinatorStats {
     pub write_backs: u64,
 }
 
+/// Deliberately broken behaviour, for proving that a test harness's checkers catch the bugs they
+/// exist for (feature `fault-injection` only; every fault is off by default). The driver sets
+/// it with [`crate::Core::set_faults`]; one field per fault.
+#[cfg(feature = "fault-injection")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreFaults {
+    /// `strong` reads answer the merge of their R answers at once and write nothing back: no
+    /// write-back to a majority before the reply, and no read repair after it. A value read from
+    /// a minority of replicas can then be followed by a read of an older one: not linearizable.
+    pub skip_strong_write_back: bool,
+}
+
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     node: NodeId,
     durable_writes: bool,
+    #[cfg(feature = "fault-injection")]
+    faults: CoreFaults,
     hlc: Hlc,
     next_op: OpId,
     ops: BTreeMap<OpId, Operation>,
@@ -166,6 +180,8 @@ impl Coordinator {
         Coordinator {
             node,
             durable_writes,
+            #[cfg(feature = "fault-injection")]
+            faults: CoreFaults::default(),
             hlc: Hlc::new(),
             next_op: first_op_id,
             ops: BTreeMap::new(),
@@ -173,6 +189,29 @@ impl Coordinator {
             written: BTreeMap::new(),
             forwarded: ForwardMemory::default(),
             stats: CoordinatorStats::default(),
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub fn set_faults(&mut self, faults: CoreFaults) {
+        self.faults = faults;
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub fn faults(&self) -> CoreFaults {
+        self.faults
+    }
+
+    /// Whether `strong` reads skip their write-back (and read repair): only ever with the
+    /// `strong-skip-writeback` fault of a `fault-injection` build.
+    fn skips_strong_write_back(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        {
+            self.faults.skip_strong_write_back
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        {
+            false
         }
     }
 

@@ -97,6 +97,7 @@ impl Coordinator {
 
     /// Decides what a read does after an answer: reply, write back, repair, or keep waiting.
     pub(super) fn check_read(&mut self, out: &mut Outputs, op: OpId) {
+        let skip_write_back = self.skips_strong_write_back();
         let Some(operation) = self.ops.get_mut(&op) else {
             return;
         };
@@ -135,7 +136,7 @@ impl Coordinator {
             .map(|(&n, _)| n)
             .collect();
         match merged.clone() {
-            Some(object) if *strong && !stale.is_empty() => {
+            Some(object) if *strong && !stale.is_empty() && !skip_write_back => {
                 // ABD: the value returned must be on a majority before anyone sees it.
                 let holders = answers.len() - stale.len();
                 *write_back = Some(WriteBack {
@@ -179,10 +180,12 @@ impl Coordinator {
     /// Sends the merged state to every replica whose answer differed from it (read repair).
     /// Repairs are merges, so a repair racing a newer write does no harm.
     pub(super) fn repair(&mut self, out: &mut Outputs, op: OpId) {
+        let skip_write_back = self.skips_strong_write_back();
         let Some(operation) = self.ops.get(&op) else {
             return;
         };
         let Kind::Read {
+            strong,
             answers,
             merged: Some(merged),
             ..
@@ -190,6 +193,9 @@ impl Coordinator {
         else {
             return;
         };
+        if *strong && skip_write_back {
+            return;
+        }
         for (&node, copy) in answers {
             if copy.as_ref() == Some(merged) {
                 continue;
@@ -241,5 +247,112 @@ fn merge_into(merged: Option<Object>, answer: Option<&Object>) -> Option<Object>
     match (merged, answer) {
         (Some(a), Some(b)) => Some(a.merge(b)),
         (a, b) => a.or_else(|| b.cloned()),
+    }
+}
+
+/// The `strong-skip-writeback` fault, on one core whose peers are played by hand.
+#[cfg(all(test, feature = "fault-injection"))]
+#[allow(clippy::unwrap_used)]
+mod fault_tests {
+    use kvorum_ring::{Layout, NamespaceId, NodeId};
+
+    use crate::hlc::Timestamp;
+    use crate::io::{Mutation, Now, StorageOp, StorageResult};
+    use crate::level::Preset;
+    use crate::message::{Command, Consistency, Key, Message, OpId, Reply, Request};
+    use crate::op::Op;
+    use crate::{Core, CoreConfig, CoreFaults, Object};
+
+    const NOW: Now = Now {
+        mono_ms: 0,
+        wall_ms: 1_000,
+    };
+
+    fn written(value: &str) -> Object {
+        let mutation = Mutation::Apply {
+            node: NodeId(1),
+            ts: Timestamp {
+                physical_ms: 900,
+                logical: 0,
+            },
+            op: Op::set(value.to_owned()),
+        };
+        mutation.apply(None).unwrap().object
+    }
+
+    /// Node 3 coordinates a `strong` read of a key only node 1 holds: its own copy is empty,
+    /// node 1 answers `v1`. Returns the core once that majority has answered (node 2 has not),
+    /// the merged object and the read's operation id.
+    fn strong_read_with_disagreeing_replicas(faults: CoreFaults) -> (Core, Object, OpId) {
+        let nodes: Vec<NodeId> = (1..=3).map(NodeId).collect();
+        let layout = Layout::initial(&nodes, 6, 3).unwrap();
+        let config = CoreConfig {
+            node: NodeId(3),
+            replication: 3,
+            first_op_id: 0,
+            durable_writes: true,
+        };
+        let mut core = Core::new(config, layout);
+        core.set_reachable(NodeId(1), true);
+        core.set_reachable(NodeId(2), true);
+        core.set_faults(faults);
+        let request = Request {
+            key: Key {
+                ns: NamespaceId(0),
+                key: b"k".to_vec(),
+            },
+            command: Command::Get,
+            consistency: Consistency::Preset(Preset::Strong),
+            timeout_ms: 100,
+        };
+        core.handle_request(NOW, 1, request);
+        let mut fetch_op = None;
+        while let Some(transmit) = core.poll_transmit() {
+            if let Message::Fetch { op, .. } = transmit.message {
+                fetch_op = Some(op);
+            }
+        }
+        let local = core.poll_storage().unwrap();
+        assert_eq!(local.op, StorageOp::Read);
+        core.handle_storage(NOW, local.token, StorageResult::Read(None));
+        let v1 = written("v1");
+        let op = fetch_op.unwrap();
+        let fetched = Message::Fetched {
+            op,
+            result: Ok(Some(v1.clone())),
+        };
+        core.handle_message(NOW, NodeId(1), fetched);
+        (core, v1, op)
+    }
+
+    #[test]
+    fn without_the_fault_a_strong_read_writes_back_before_answering() {
+        let (mut core, v1, _) = strong_read_with_disagreeing_replicas(CoreFaults::default());
+        assert_eq!(core.poll_reply(), None);
+        let write_back = core.poll_storage().unwrap();
+        assert_eq!(write_back.op, StorageOp::Apply(Mutation::Merge(v1)));
+    }
+
+    #[test]
+    fn with_the_fault_a_strong_read_answers_at_once_and_writes_nothing_back() {
+        let faults = CoreFaults {
+            skip_strong_write_back: true,
+        };
+        let (mut core, v1, op) = strong_read_with_disagreeing_replicas(faults);
+        assert_eq!(core.faults(), faults);
+        assert_eq!(core.poll_reply(), Some((1, Reply::Value(Some(v1)))));
+        assert_eq!(core.poll_storage(), None);
+        assert_eq!(core.poll_transmit(), None);
+        assert_eq!(core.stats().write_backs, 0);
+        // Nor is anything repaired once the last replica, stale too, has answered.
+        let fetched = Message::Fetched {
+            op,
+            result: Ok(None),
+        };
+        core.handle_message(NOW, NodeId(2), fetched);
+        assert_eq!(core.poll_storage(), None);
+        assert_eq!(core.poll_transmit(), None);
+        assert_eq!(core.stats().read_repairs, 0);
+        assert_eq!(core.in_flight(), 0);
     }
 }

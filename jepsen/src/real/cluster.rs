@@ -172,6 +172,19 @@ impl Cluster {
         Ok(())
     }
 
+    /// Checks that the nodes are a test build: the nemesis needs their clock offset and fault
+    /// switches (`DEBUG`), which only `--features fault-injection` builds have.
+    pub fn check_test_build(&self) -> Result<(), ClusterError> {
+        match command(self.addrs[0], &["DEBUG", "CLOCK-OFFSET"]) {
+            Answer::Ok(Frame::Integer(_)) => Ok(()),
+            other => Err(ClusterError::Setup(format!(
+                "the nodes are not a test build ({}): build them with `cargo build -p \
+                 kvorum-node --features fault-injection` and pass that binary with --kvorum",
+                other.note()
+            ))),
+        }
+    }
+
     /// Switches a node fault on everywhere (`DEBUG FAULT name ON`), checking it took.
     pub fn set_node_fault(&self, name: &str, on: bool) -> Result<(), ClusterError> {
         let state = if on { "ON" } else { "OFF" };

@@ -190,13 +190,22 @@ pub fn schedule(spec: &NemesisSpec, nodes: usize, time_limit_ms: u64, seed: u64)
         return steps;
     }
     let mut at = QUIET_START_MS;
+    let mut round: Vec<Family> = Vec::new();
     loop {
         let hold = rng.range(5_000, 10_000);
         // Leave time to heal before the run ends.
         if at + hold + 2_000 > time_limit_ms {
             break;
         }
-        let family = spec.families[rng.index(spec.families.len())];
+        // Families take turns in a seeded order, so a run long enough for as many faults as
+        // it has families sees every one of them.
+        if round.is_empty() {
+            round = spec.families.clone();
+            for i in (1..round.len()).rev() {
+                round.swap(i, rng.index(i + 1));
+            }
+        }
+        let family = round.remove(0);
         steps.push(Step {
             at_ms: at,
             hold_ms: hold,
@@ -320,6 +329,15 @@ mod tests {
         }
         assert!(steps.iter().all(|s| s.at_ms + s.hold_ms < 60_000));
         assert!(schedule(&NemesisSpec { families: vec![] }, 5, 60_000, 1).is_empty());
+        // Every family takes its turn.
+        let short = NemesisSpec::parse("partition+clock").unwrap_or_else(|e| panic!("{e}"));
+        for seed in 0..20 {
+            let names: std::collections::BTreeSet<&str> = schedule(&short, 5, 40_000, seed)
+                .iter()
+                .map(|s| s.fault.name())
+                .collect();
+            assert_eq!(names.len(), 2, "seed {seed}: {names:?}");
+        }
     }
 
     #[test]

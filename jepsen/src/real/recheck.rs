@@ -44,6 +44,11 @@ pub fn recheck(dir: &Path) -> Result<Verdict, RecheckError> {
         serde_json::from_str(&read("final.json")?).map_err(|e| bad("final.json", e))?;
     let convergence: Convergence =
         serde_json::from_value(after["convergence"].clone()).map_err(|e| bad("final.json", e))?;
+    let handoff: Convergence =
+        serde_json::from_value(after["handoff"].clone()).map_err(|e| bad("final.json", e))?;
+    let crashes = run["config"]["nemesis"]["families"]
+        .as_array()
+        .is_some_and(|families| families.iter().any(|f| f == "Kill"));
     let finals: Vec<FinalView> =
         serde_json::from_value(after["finals"].clone()).map_err(|e| bad("final.json", e))?;
     let aborted = after["aborted"].as_str().map(str::to_owned);
@@ -60,6 +65,8 @@ pub fn recheck(dir: &Path) -> Result<Verdict, RecheckError> {
         mode,
         history: &history,
         nemesis: &periods,
+        crashes,
+        handoff: &handoff,
         convergence: &convergence,
         finals: &finals,
         logs: &logs,

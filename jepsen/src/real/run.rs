@@ -17,7 +17,7 @@ use serde_json::json;
 use super::client::Connection;
 use super::cluster::{ActionLog, Cluster, ClusterError};
 use super::final_state::{self, Convergence};
-use super::nemesis::{schedule, Fault, NemesisSpec, Step};
+use super::nemesis::{schedule, Family, Fault, NemesisSpec, Step};
 use super::net::{self, CTL_NS};
 use super::verdict::{judge, Evidence, Validity};
 use super::workload::{complete, Generator, Mode, Workload};
@@ -131,7 +131,14 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, RunError> {
     let mut cluster = Cluster::start(&config.kvorum, config.nodes, config.replication, &dir, &log)?;
     let result = in_ctl(|| drive(config, &mut cluster, &steps, &log, start));
     cluster.shutdown(&log);
-    let (history, periods, convergence, finals, aborted) = result?;
+    let Driven {
+        history,
+        periods,
+        handoff,
+        convergence,
+        finals,
+        aborted,
+    } = result?;
 
     let logs: Vec<_> = (0..config.nodes)
         .map(|i| {
@@ -144,6 +151,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, RunError> {
         mode: config.mode,
         history: &history,
         nemesis: &periods,
+        crashes: config.nemesis.families.contains(&Family::Kill),
+        handoff: &handoff,
         convergence: &convergence,
         finals: &finals,
         logs: &logs,
@@ -151,7 +160,13 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, RunError> {
     });
     let aborted_copy = aborted;
     write_artifacts(config, &dir, &history, &periods, &steps, &verdict.results)?;
-    let after = json!({ "format": 1, "convergence": convergence, "finals": finals, "aborted": aborted_copy });
+    let after = json!({
+        "format": 1,
+        "handoff": handoff,
+        "convergence": convergence,
+        "finals": finals,
+        "aborted": aborted_copy,
+    });
     std::fs::write(
         dir.join("final.json"),
         serde_json::to_string_pretty(&after).unwrap_or_default(),
@@ -164,13 +179,17 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, RunError> {
     })
 }
 
-type Driven = (
-    History,
-    Vec<NemesisPeriod>,
-    Convergence,
-    Vec<crate::checker::FinalView>,
-    Option<String>,
-);
+/// What the driving phase found, for the checkers.
+struct Driven {
+    history: History,
+    periods: Vec<NemesisPeriod>,
+    /// Replicas compared after the heal, before any read could repair them.
+    handoff: Convergence,
+    /// Replicas compared after the final reads at `ALL`.
+    convergence: Convergence,
+    finals: Vec<crate::checker::FinalView>,
+    aborted: Option<String>,
+}
 
 /// Runs `f` on a thread inside the clients' namespace.
 fn in_ctl<T: Send>(f: impl FnOnce() -> Result<T, RunError> + Send) -> Result<T, RunError> {
@@ -196,6 +215,7 @@ fn drive(
     start: Instant,
 ) -> Result<Driven, RunError> {
     cluster.wait_healthy(Duration::from_secs(60))?;
+    cluster.check_test_build()?;
     for fault in &config.node_faults {
         cluster.set_node_fault(fault, true)?;
         log.line(&format!("node fault {fault} ON on every node"));
@@ -247,21 +267,41 @@ fn drive(
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .keys();
-    log.line(&format!("waiting for convergence of {} keys", keys.len()));
-    let convergence = final_state::converge(
+    log.line(&format!(
+        "waiting for {} keys to converge by hinted handoff alone",
+        keys.len()
+    ));
+    let handoff = final_state::converge(
         &cluster.addrs,
         &keys,
         cluster.replication,
         Duration::from_secs(60),
     );
     log.line(&format!(
-        "convergence: {}/{} keys after {} ms",
-        convergence.converged, convergence.keys, convergence.wait_ms
+        "handoff: {}/{} keys agree after {} ms",
+        handoff.converged, handoff.keys, handoff.wait_ms
     ));
     let finals = final_state::read_all(&cluster.addrs, &keys, config.workload);
-    log.line("final reads done");
+    log.line("final reads at ALL done");
+    let convergence = final_state::converge(
+        &cluster.addrs,
+        &keys,
+        cluster.replication,
+        Duration::from_secs(30),
+    );
+    log.line(&format!(
+        "after the final reads: {}/{} keys agree",
+        convergence.converged, convergence.keys
+    ));
     let periods = periods.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok((history, periods, convergence, finals, aborted))
+    Ok(Driven {
+        history,
+        periods,
+        handoff,
+        convergence,
+        finals,
+        aborted,
+    })
 }
 
 /// Follows the schedule until its end. Times are relative to the clients' start.

@@ -40,6 +40,9 @@ pub struct SimConfig {
     pub max_sim_ms: u64,
     /// Keep a line per simulated event in the report (for replaying one seed).
     pub trace: bool,
+    /// Deliberately broken core behaviour every node runs with (test builds only).
+    #[cfg(feature = "fault-injection")]
+    pub core_faults: kvorum_consistency::CoreFaults,
 }
 
 /// What the clients do to the keys.
@@ -119,6 +122,8 @@ impl SimConfig {
             quiet_ms: 2_000,
             max_sim_ms: 600_000,
             trace: false,
+            #[cfg(feature = "fault-injection")]
+            core_faults: Default::default(),
         }
     }
 }

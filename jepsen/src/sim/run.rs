@@ -279,7 +279,8 @@ impl Sim {
     /// Starts (or restarts) a node over its surviving storage. `trusting`: believe every peer is
     /// up from the start (the initial boot) rather than waiting for detection.
     pub(super) fn boot(&mut self, i: usize, trusting: bool) {
-        let core = Core::new(
+        #[allow(unused_mut)]
+        let mut core = Core::new(
             CoreConfig {
                 node: self.nodes[i].id,
                 replication: self.cfg.replication,
@@ -290,6 +291,8 @@ impl Sim {
             },
             self.layout.clone(),
         );
+        #[cfg(feature = "fault-injection")]
+        core.set_faults(self.cfg.core_faults);
         self.nodes[i].core = Some(core);
         self.nodes[i].armed = None;
         for p in 0..self.nodes.len() {

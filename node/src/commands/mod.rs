@@ -13,6 +13,8 @@
 //! - `wait.rs`: WAIT.
 //! - `consistency.rs`: CONSISTENCY and WITH; `context.rs`: GETCTX, SETCTX; `replica.rs`:
 //!   REPLICA GET (kvorum's extensions).
+//! - `debug.rs`: DEBUG, the test harness's hooks (clock offset, fault switches); only served by
+//!   builds with the `fault-injection` feature, an error otherwise.
 //! - Helpers: `reply.rs` (replication outcomes to RESP replies and errors), `view.rs` (what a
 //!   read sees, typed), `pattern.rs` (glob patterns), and in this file [`Submitter`] with the
 //!   request shapes [`single`], [`requests`] and [`steps`].
@@ -26,6 +28,7 @@ mod connection;
 mod consistency;
 mod context;
 mod counters;
+mod debug;
 mod hashes;
 mod keys;
 mod keyspace;
@@ -150,6 +153,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     consistency::COMMANDS,
     context::COMMANDS,
     replica::COMMANDS,
+    debug::COMMANDS,
 ];
 
 /// Every command the node serves.

@@ -46,6 +46,10 @@
 //! is rebuilt from what survived.
 //!
 //! One `HintStore` per storage: it assumes it is the only writer of the hint namespace.
+//!
+//! In builds with the `fault-injection` feature, the `drop-hints` fault makes
+//! [`HintStore::add`] succeed without storing anything, so that a test harness can check that
+//! its convergence checker notices writes that never reach a replica.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -266,6 +270,11 @@ impl HintStore {
     ) -> Result<(), HintError> {
         let (ns, _, _) = decode_data_key(data_key)?;
         check_namespace(ns)?;
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::FAULTS.drop_hints.is_on() {
+            // Deliberately broken (the `drop-hints` fault): the caller believes it is stored.
+            return Ok(());
+        }
         let key = encode_hint_key(target, data_key);
         // The change the latest attempt booked, undone if that attempt does not commit.
         let mut booked: Option<Change> = None;
