@@ -238,7 +238,7 @@ impl Cluster {
             Fault::Pause { nodes } => {
                 for &i in nodes {
                     self.nodes[i].pause()?;
-                    log.line(&format!("SIGSTOP n{}", i + 1));
+                    log.line(&format!("SIGSTOP n{} (seen stopped)", i + 1));
                 }
                 Ok(())
             }
@@ -279,7 +279,7 @@ impl Cluster {
             Fault::Pause { nodes } => {
                 for &i in nodes {
                     self.nodes[i].resume()?;
-                    log.line(&format!("SIGCONT n{}", i + 1));
+                    log.line(&format!("SIGCONT n{} (seen running)", i + 1));
                 }
                 Ok(())
             }

@@ -59,6 +59,12 @@ pub enum ProcessError {
         program: PathBuf,
         exe: String,
     },
+    #[error("pid {pid} is not {what} (state {state:?})")]
+    NotVerified {
+        pid: u32,
+        what: String,
+        state: Option<char>,
+    },
     #[error("self-test: {0}")]
     SelfTest(String),
     #[error("I/O error while {context}: {source}")]
@@ -169,13 +175,30 @@ impl NodeProcess {
     }
 
     /// SIGSTOP: the process stops running but keeps its sockets; peers see it as slow.
+    /// Read back: the process is seen stopped (`T` in `/proc/<pid>/stat`) before this returns.
     pub fn pause(&self) -> Result<(), ProcessError> {
-        self.signal(Signal::SIGSTOP)
+        self.signal(Signal::SIGSTOP)?;
+        self.verify_state("T", "stopped after SIGSTOP")
     }
 
     /// SIGCONT.
+    /// Read back: the process is seen running or sleeping, not stopped, before this returns.
     pub fn resume(&self) -> Result<(), ProcessError> {
-        self.signal(Signal::SIGCONT)
+        self.signal(Signal::SIGCONT)?;
+        self.verify_state("RSD", "running again after SIGCONT")
+    }
+
+    fn verify_state(&self, states: &str, what: &str) -> Result<(), ProcessError> {
+        let pid = self.pid().ok_or(ProcessError::NotRunning)?;
+        if wait_for_state(pid, states) {
+            Ok(())
+        } else {
+            Err(ProcessError::NotVerified {
+                pid,
+                what: what.to_owned(),
+                state: process_state(pid),
+            })
+        }
     }
 
     /// Starts the program again with the same namespace, arguments and log (appended, after a
