@@ -15,6 +15,7 @@
 //! - [`record`]: versioned byte encoding of stored objects.
 //! - [`level`]: consistency presets, modes and quorum arithmetic; [`spec`]: their text form
 //!   (`R=2 W=3 SLOPPY TIMEOUT=500`); [`policy`]: a namespace's defaults and floors.
+//! - [`catalog`]: the namespace catalog (cluster metadata) and its merge rule.
 //! - [`message`]: client requests and replies, and the peer messages (protocol version 2).
 //! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
 //! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
@@ -25,6 +26,7 @@ mod coordinator;
 pub use coordinator::CoordinatorStats;
 #[cfg(feature = "fault-injection")]
 pub use coordinator::CoreFaults;
+pub mod catalog;
 mod core;
 pub mod crdt;
 pub mod error;
@@ -41,6 +43,7 @@ pub mod spec;
 pub mod version;
 
 pub use crate::core::{Core, CoreConfig};
+pub use catalog::{Catalog, NamespaceDef, Stamp};
 pub use error::{DecodeError, LevelError};
 pub use hlc::{Hlc, Timestamp};
 pub use io::{Mutation, Now, StorageOp, StorageRequest, StorageResult, StorageToken, Transmit};

@@ -1,4 +1,5 @@
-//! Requests, replies and the peer messages of protocol version 2.
+//! Requests, replies and the peer messages of protocol version 3 (version 3 added
+//! [`Message::Catalog`]).
 //!
 //! Peer messages are carried by the node's transport inside frames that start with a protocol
 //! version byte ([`PEER_PROTOCOL_VERSION`]); these types are that version's schema. A message only
@@ -8,12 +9,13 @@
 use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
 use crate::level::{Level, Preset};
 use crate::object::{Kind, Object};
 use crate::op::{Op, OpError, Outcome};
 
 /// The peer protocol version these message types describe.
-pub const PEER_PROTOCOL_VERSION: u8 = 2;
+pub const PEER_PROTOCOL_VERSION: u8 = 3;
 
 /// Names one operation of the node that sent a message; unique per node while it runs.
 pub type OpId = u64;
@@ -144,6 +146,10 @@ pub enum Message {
         op: OpId,
         result: Result<KeyPage, String>,
     },
+    /// The sender's whole namespace catalog, sent on every change and periodically; the
+    /// receiver merges it into its own (see [`crate::catalog`]). Served by the node, not the
+    /// core. Unanswered; a receiver whose merged catalog differs sends its own back.
+    Catalog { catalog: Catalog },
 }
 
 /// A page of a partition's live keys, sorted by key hash.

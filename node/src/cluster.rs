@@ -174,6 +174,8 @@ impl ClusterPlan {
                 .map(|other| PeerEntry {
                     id: other.id,
                     addr: other.peer_listen,
+                    // So `kvorum admin` can ask every node, starting from any one.
+                    resp: Some(other.resp_listen),
                 })
                 .collect(),
             replication_factor: self.replication,
@@ -194,6 +196,15 @@ impl ClusterPlan {
             peer: Default::default(),
             hints: Default::default(),
             expiry: Default::default(),
+            // HTTP admin on the node's host at the RESP port + 3000 (DESIGN.md §8): `kvorum dev`
+            // node i gets 127.0.0.1:base+3000+i, `cluster-config` <host>:9379 by default.
+            admin: crate::config::AdminConfig {
+                listen: SocketAddr::new(
+                    node.resp_listen.ip(),
+                    node.resp_listen.port().checked_add(3000).unwrap_or(0),
+                ),
+                ..Default::default()
+            },
         }
     }
 
@@ -387,6 +398,14 @@ mod tests {
         assert_eq!(
             peers,
             [(1, addr("198.18.0.11:7379")), (3, addr("198.18.0.13:7379"))]
+        );
+        let resp: Vec<Option<SocketAddr>> = second.peers.iter().map(|p| p.resp).collect();
+        assert_eq!(
+            resp,
+            [
+                Some(addr("198.18.0.11:6379")),
+                Some(addr("198.18.0.13:6379"))
+            ]
         );
         assert_eq!(second.data_dir, PathBuf::from("."));
         assert_eq!(second.tls.ca_cert, PathBuf::from("../tls/ca.pem"));

@@ -65,6 +65,41 @@ pub struct NodeConfig {
     /// Client authentication (`AUTH`, `HELLO ... AUTH`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// The HTTP admin listener (`/metrics`, `/health`).
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// The HTTP admin listener: Prometheus metrics and a health check. Loopback by default, since
+/// it has no authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// `false`: no admin listener.
+    pub enabled: bool,
+    /// Address of the listener (by convention the RESP port + 3000).
+    pub listen: SocketAddr,
+    /// Admin connections served at once; more are answered 503.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); larger ones are answered 431.
+    pub max_request_bytes: usize,
+    /// Most header lines in a request; more are answered 431.
+    pub max_headers: usize,
+    /// Time a client has to send its request head; then 408.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9379)),
+            max_connections: 64,
+            max_request_bytes: 8192,
+            max_headers: 64,
+            request_timeout_ms: 5_000,
+        }
+    }
 }
 
 /// Client authentication: one password for the `default` user, like Redis's `requirepass`.
@@ -179,6 +214,11 @@ pub struct PeerEntry {
     pub id: u64,
     /// The peer's QUIC address.
     pub addr: SocketAddr,
+    /// The peer's RESP address, if known: `kvorum admin` asks each node it can reach for its
+    /// own view of the cluster, and replicas for their copy of a key. The node itself never
+    /// dials it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp: Option<SocketAddr>,
 }
 
 /// PEM files of the cluster PKI (`kvorum dev` creates them).
@@ -314,6 +354,9 @@ pub enum ConfigError {
     Invalid { field: &'static str, reason: String },
 }
 
+/// The smallest `admin.max_request_bytes`: room for a plain `GET /metrics` with a few headers.
+const MIN_ADMIN_REQUEST_BYTES: usize = 256;
+
 impl NodeConfig {
     /// Reads, parses, resolves relative paths and validates a config file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
@@ -401,6 +444,12 @@ impl NodeConfig {
                 self.hints.handoff_interval_ms as usize,
             ),
             ("expiry.purge_batch", self.expiry.purge_batch),
+            ("admin.max_connections", self.admin.max_connections),
+            ("admin.max_headers", self.admin.max_headers),
+            (
+                "admin.request_timeout_ms",
+                self.admin.request_timeout_ms as usize,
+            ),
             (
                 "expiry.purge_interval_ms",
                 self.expiry.purge_interval_ms as usize,
@@ -408,6 +457,31 @@ impl NodeConfig {
         ] {
             if value == 0 {
                 return invalid(field, "must be at least 1".into());
+            }
+        }
+        if self.admin.max_request_bytes < MIN_ADMIN_REQUEST_BYTES {
+            return invalid(
+                "admin.max_request_bytes",
+                format!("must be at least {MIN_ADMIN_REQUEST_BYTES}"),
+            );
+        }
+        if self.admin.enabled && self.admin.listen == self.resp_listen {
+            return invalid("admin.listen", "must differ from resp_listen".into());
+        }
+        for peer in &self.peers {
+            if let Some(resp) = peer.resp {
+                if resp.port() == 0 {
+                    return invalid(
+                        "peers.resp",
+                        format!("peer {}: port must not be 0", peer.id),
+                    );
+                }
+                if resp == self.resp_listen {
+                    return invalid(
+                        "peers.resp",
+                        format!("peer {}: {resp} is this node's own resp_listen", peer.id),
+                    );
+                }
             }
         }
         if self.peer.max_frame_bytes <= l.max_bulk_bytes {

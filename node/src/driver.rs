@@ -12,18 +12,20 @@
 //! RESP connections report as errors.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kvorum_consistency::{
-    record, Core, Key, KeyPage, Message, Mutation, Now, Object, OpError, Outcome, Reply, Request,
-    RequestId, StorageOp, StorageRequest, StorageResult, StorageToken,
+    record, Catalog, Core, Key, KeyPage, Message, Mutation, Now, Object, OpError, Outcome, Reply,
+    Request, RequestId, StorageOp, StorageRequest, StorageResult, StorageToken,
 };
 use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tracing::Instrument;
 
 use crate::keyspace;
+use crate::metrics::Metrics;
 use crate::peer::Mesh;
 use crate::storage::hints::HintStore;
 use crate::storage::{keys, GroupCommit, Storage, StorageError};
@@ -85,6 +87,7 @@ struct Completion {
 #[derive(Clone)]
 pub struct DriverHandle {
     tx: mpsc::Sender<Submitted>,
+    metrics: Arc<Metrics>,
 }
 
 /// The driver went away (the node is shutting down).
@@ -113,6 +116,12 @@ impl DriverHandle {
 }
 
 impl DriverHandle {
+    /// The node's metrics registry (the driver records replication figures in it; `INFO` reads
+    /// it through this handle).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// A page of the live keys of `ns` in hash order from `from_hash` on, within one partition;
     /// its `next` is where to continue (`None`: the keyspace is done). See [`crate::keyspace`].
     pub async fn list(
@@ -156,13 +165,21 @@ pub struct DriverParts {
     /// The largest encoded object a client write may leave (it must fit in a peer frame to
     /// replicate); a write that would grow a key past it is refused.
     pub max_object_bytes: usize,
+    /// Where replication figures are recorded.
+    pub metrics: Arc<Metrics>,
+    /// Where namespace catalogs received from peers go (`crate::catalog`'s sync task); one
+    /// that does not fit is dropped, the peer sends it again.
+    pub catalogs: mpsc::Sender<(u64, Catalog)>,
     pub shutdown: watch::Receiver<bool>,
 }
 
 /// Starts the driver task; returns its handle and the task.
 pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) {
     let (tx, requests) = mpsc::channel(parts.queue_len);
-    let handle = DriverHandle { tx };
+    let handle = DriverHandle {
+        tx,
+        metrics: parts.metrics.clone(),
+    };
     // Every storage task holds a slot while it runs and sends one completion, so this bound is
     // never the reason a task waits for long.
     let (completions_tx, completions) = mpsc::channel(parts.max_storage_tasks);
@@ -181,6 +198,8 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         started: Instant::now(),
         max_in_flight: parts.max_in_flight,
         max_object_bytes: parts.max_object_bytes,
+        metrics: parts.metrics,
+        catalogs: parts.catalogs,
         completions_tx,
         listed_tx,
     };
@@ -211,6 +230,8 @@ struct Driver {
     started: Instant,
     max_in_flight: usize,
     max_object_bytes: usize,
+    metrics: Arc<Metrics>,
+    catalogs: mpsc::Sender<(u64, Catalog)>,
     /// For storage tasks to report back on.
     completions_tx: mpsc::Sender<Completion>,
     /// For local listing pages to report back on.
@@ -263,7 +284,13 @@ impl Driver {
                         self.serve_listing(from, op, ns, (partition, end), from_hash, limit)
                     }
                     Message::Listed { op, result } => self.on_listed(op, result),
+                    Message::Catalog { catalog } => {
+                        if self.catalogs.try_send((from, catalog)).is_err() {
+                            tracing::debug!(from, "namespace catalog dropped: queue full");
+                        }
+                    }
                     message => {
+                        self.count_answer(&message);
                         let now = self.now();
                         self.core.handle_message(now, NodeId(from), message);
                     }
@@ -276,8 +303,24 @@ impl Driver {
                 _ = shutdown.changed() => break,
             }
             self.drain();
+            let stats = self.core.stats();
+            self.metrics.read_repairs.store(stats.read_repairs, Relaxed);
+            self.metrics.write_backs.store(stats.write_backs, Relaxed);
         }
         tracing::debug!("replication driver stopped");
+    }
+
+    /// Counts another replica's answer to a read or a write.
+    fn count_answer(&self, message: &Message) {
+        let m = &self.metrics;
+        let counter = match message {
+            Message::Fetched { result: Ok(_), .. } => &m.replica_fetched_ok,
+            Message::Fetched { result: Err(_), .. } => &m.replica_fetched_error,
+            Message::Stored { result: Ok(()), .. } => &m.replica_stored_ok,
+            Message::Stored { result: Err(_), .. } => &m.replica_stored_error,
+            _ => return,
+        };
+        counter.fetch_add(1, Relaxed);
     }
 
     fn now(&self) -> Now {
@@ -331,13 +374,15 @@ impl Driver {
                 // On the blocking pool, like every storage operation, never in this loop.
                 let (storage, hints) = (self.storage.clone(), self.hints.clone());
                 let limit = self.max_object_bytes;
+                let metrics = self.metrics.clone();
                 tokio::task::spawn_blocking(move || {
-                    let reply = match execute(storage.as_ref(), &hints, &request, now, limit) {
-                        StorageResult::Read(object) => Reply::Value(object),
-                        other => Reply::Failed {
-                            reason: format!("local read failed: {other:?}"),
-                        },
-                    };
+                    let reply =
+                        match execute(storage.as_ref(), &hints, &request, now, limit, &metrics) {
+                            StorageResult::Read(object) => Reply::Value(object),
+                            other => Reply::Failed {
+                                reason: format!("local read failed: {other:?}"),
+                            },
+                        };
                     let _ = submitted.reply.send(reply);
                 });
             }
@@ -543,6 +588,7 @@ impl Driver {
                 continue;
             }
             if let Some((id, reply)) = self.core.poll_reply() {
+                self.metrics.record_reply(&reply);
                 if let Some(waiter) = self.waiting.remove(&id) {
                     let _ = waiter.send(reply); // the client may have gone away
                 }
@@ -561,6 +607,7 @@ impl Driver {
         let slots = self.storage_slots.clone();
         let tx = self.completions_tx.clone();
         let limit = self.max_object_bytes;
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let Ok(_slot) = slots.acquire_owned().await else {
                 return;
@@ -568,7 +615,7 @@ impl Driver {
             let token = request.token;
             let is_write = matches!(request.op, StorageOp::Apply(_) | StorageOp::Hint { .. });
             let result = tokio::task::spawn_blocking(move || {
-                execute(storage.as_ref(), &hints, &request, now, limit)
+                execute(storage.as_ref(), &hints, &request, now, limit, &metrics)
             })
             .await
             .unwrap_or_else(|e| StorageResult::Failed {
@@ -605,6 +652,7 @@ fn execute(
     request: &StorageRequest,
     now: Now,
     max_object_bytes: usize,
+    metrics: &Metrics,
 ) -> StorageResult {
     let key = keys::encode_data_key(request.key.ns.0, request.partition.0, &request.key.key);
     match &request.op {
@@ -625,7 +673,7 @@ fn execute(
                 may_have_applied: false,
             },
         },
-        StorageOp::Apply(mutation) => apply(storage, &key, mutation, max_object_bytes),
+        StorageOp::Apply(mutation) => apply(storage, &key, mutation, max_object_bytes, metrics),
         StorageOp::Hint { target, object } => hint(hints, target.0, &key, object, now),
     }
 }
@@ -675,10 +723,12 @@ fn apply(
     key: &[u8],
     mutation: &Mutation,
     max_object_bytes: usize,
+    metrics: &Metrics,
 ) -> StorageResult {
     // The closure may run more than once (an engine retries a lost race): the last run's result
-    // is the one that took effect.
+    // is the one that took effect, and so are its sibling counts (before, after).
     let mut last: Option<StorageResult> = None;
+    let mut siblings = (0, 0);
     let result = storage.update(key, &mut |current| {
         let previous = match current {
             Some(bytes) => {
@@ -694,9 +744,11 @@ fn apply(
             Ok(applied) => applied,
             Err(refused) => {
                 last = Some(StorageResult::Refused(refused));
+                siblings = (0, 0);
                 return Ok(None);
             }
         };
+        siblings = (0, 0);
         let encoded = if applied.changed {
             Some(
                 record::encode_object(&applied.object).map_err(|e| StorageError::Corrupt {
@@ -718,6 +770,12 @@ fn apply(
             ))));
             return Ok(None);
         }
+        if applied.changed {
+            siblings = (
+                previous.as_ref().map_or(0, |p| p.siblings().len()),
+                applied.object.siblings().len(),
+            );
+        }
         last = Some(StorageResult::Applied {
             current: applied.object,
             changed: applied.changed,
@@ -726,7 +784,10 @@ fn apply(
         Ok(encoded)
     });
     match (result, last) {
-        (Ok(_), Some(result)) => result,
+        (Ok(_), Some(result)) => {
+            metrics.record_siblings(siblings.0, siblings.1);
+            result
+        }
         (Ok(_), None) => StorageResult::Failed {
             reason: "update did not run".into(),
             may_have_applied: false,

@@ -4,16 +4,23 @@
 //! - `main.rs` (the binary): command line (`server`, `dev`, `cluster-config`), logging, exit
 //!   codes.
 //! - `config.rs`: the node's TOML configuration and its validation.
+//! - `admin_cli/`: `kvorum admin`, a client of the `ADMIN` command family (`commands/admin.rs`)
+//!   that asks the nodes about the cluster and prints tables or JSON.
 //! - `server.rs`: one node's start-up, task ownership and shutdown.
 //! - `cluster.rs`: a whole cluster's configs and certificates, shared by `kvorum dev` and
 //!   `kvorum cluster-config`; `dev.rs`: `kvorum dev`, a local cluster of child processes on
 //!   loopback.
+//! - `catalog/`: this node's copy of the namespace catalog (cluster metadata): persistence,
+//!   propagation to peers, and the purge of dropped namespaces' data.
 //! - `driver.rs`: the task that drives the sans-IO replication core (`kvorum-consistency`) with
 //!   the peer mesh and storage.
 //! - `handoff.rs`: the hinted-handoff task (hints kept for unreachable replicas, delivered when
 //!   they are back).
 //! - `listener.rs`: RESP connections, pipelining, limits; `session.rs`: per-connection and
 //!   per-node state; `commands/`: one file per RESP command family.
+//! - `metrics/`: the metrics registry (request latency histograms, replication, hints, storage)
+//!   and its Prometheus rendering; `http.rs`: the HTTP admin listener serving it (`/metrics`,
+//!   `/health`).
 //! - `peer/`: QUIC + mutual TLS transport between nodes, cluster certificates, framing.
 //! - `storage/`: the `Storage` trait, engines (sled, memory) and group commit.
 //! - `faults.rs` (feature `fault-injection` only): deliberately broken behaviour for the test
@@ -22,6 +29,8 @@
 //!
 //! docs/ARCHITECTURE.md draws the data flow of GET and SET through these pieces.
 
+pub mod admin_cli;
+pub mod catalog;
 pub mod clock;
 pub mod cluster;
 pub mod commands;
@@ -32,8 +41,10 @@ pub mod expiry;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod handoff;
+pub mod http;
 pub mod keyspace;
 pub mod listener;
+pub mod metrics;
 pub mod peer;
 pub mod server;
 pub mod session;

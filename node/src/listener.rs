@@ -10,7 +10,12 @@
 //! Every command passes here on its way to [`dispatch`]: this is where a connection that has
 //! not authenticated is refused ([`Session::auth_refusal`]), where the connection's state is
 //! published for `CLIENT LIST` ([`Session::record`]), where `CLIENT REPLY OFF|SKIP` silences
-//! replies, and where the `INFO` counters are kept. A `CLIENT KILL` from another connection
+//! replies, and where the `INFO` counters are kept. It is also where each command's latency is
+//! measured for the metrics (`kvorum_request_duration_seconds`): from its dispatch until its
+//! reply is ready to be written (replies of a pipeline are written in order, so a command
+//! waiting behind a slower one counts that wait, as its client sees it), labelled with the
+//! connection's namespace, the command's family, the consistency class it ran with and whether
+//! it answered an error. A `CLIENT KILL` from another connection
 //! wakes the task, which drops its unwritten replies and closes, as Redis does.
 //!
 //! Ordering: commands of one connection on the same key take effect in order (a command waits
@@ -21,6 +26,7 @@ use std::collections::{HashSet, VecDeque};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use kvorum_resp::{CommandDecoder, Frame, Limits};
@@ -29,6 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::commands::{dispatch, keys_of, lookup, Ctx, Outcome};
+use crate::metrics::{self, Metrics, RequestLabels};
 use crate::session::{Session, Shared, Stats};
 
 pub struct ListenerLimits {
@@ -88,8 +95,44 @@ pub async fn run(
     connections.shutdown().await;
 }
 
-/// A reply to come, and whether it is sent (`CLIENT REPLY OFF|SKIP` silence some).
-type Pending = VecDeque<(Outcome, bool)>;
+/// A reply to come, whether it is sent (`CLIENT REPLY OFF|SKIP` silence some), and the
+/// command's metric labels and dispatch time.
+type Pending = VecDeque<(Outcome, bool, RequestLabels, Instant)>;
+
+/// The metric labels of a command about to run on this session: for `WITH ... -- command`,
+/// the wrapped command's family and the `WITH` consistency over the connection's.
+fn labels(shared: &Shared, session: &Session, args: &[Bytes]) -> RequestLabels {
+    let spec = args.first().and_then(|name| lookup(name));
+    let mut family = spec.map_or(metrics::OTHER_FAMILY, |s| metrics::family_of(s.name));
+    let mut consistency = session.consistency.clone();
+    if spec.is_some_and(|s| s.name == "with") {
+        if let Some(split) = args.iter().position(|a| a.as_ref() == b"--") {
+            let words: Option<Vec<&str>> = args
+                .get(1..split)
+                .unwrap_or_default()
+                .iter()
+                .map(|w| std::str::from_utf8(w).ok())
+                .collect();
+            if let Some(with) = words.and_then(|w| kvorum_consistency::Spec::parse(&w).ok()) {
+                consistency = with.or(&consistency);
+            }
+            family = args
+                .get(split + 1)
+                .and_then(|name| lookup(name))
+                .map_or(metrics::OTHER_FAMILY, |s| metrics::family_of(s.name));
+        }
+    }
+    let consistency = if metrics::is_local_family(family) {
+        metrics::NO_CONSISTENCY
+    } else {
+        metrics::consistency_class(&consistency.or(&shared.policy.default))
+    };
+    RequestLabels {
+        ns: session.namespace.0,
+        family,
+        consistency,
+    }
+}
 
 async fn serve(
     mut socket: TcpStream,
@@ -100,6 +143,7 @@ async fn serve(
 ) -> std::io::Result<()> {
     let client = session.client.clone();
     let stats = &shared.stats;
+    let metrics = shared.driver.metrics().as_ref();
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut pending: Pending = VecDeque::new();
@@ -118,9 +162,11 @@ async fn serve(
             match decoder.decode(&mut input) {
                 Ok(Some(args)) => {
                     if keys_of(&args).any(|k| pending_keys.contains(k)) {
-                        settle(&mut pending, session.protocol, &mut output, stats).await;
+                        settle(&mut pending, session.protocol, &mut output, stats, metrics).await;
                         pending_keys.clear();
                     }
+                    let (request_labels, started) =
+                        (labels(shared, &session, &args), Instant::now());
                     let spec = args.first().and_then(|name| lookup(name));
                     let outcome = match session.auth_refusal(spec, args.len()) {
                         Some(refusal) => {
@@ -139,7 +185,7 @@ async fn serve(
                         }
                     };
                     let send = session.reply.finish();
-                    pending.push_back((outcome, send));
+                    pending.push_back((outcome, send, request_labels, started));
                     session.record(spec, &args, input.len(), input.capacity() - input.len());
                 }
                 Ok(None) => break,
@@ -151,7 +197,7 @@ async fn serve(
         }
         // Replies in order. The protocol of each reply is the session's after all dispatched
         // commands, which only differs from Redis when HELLO is pipelined behind other commands.
-        settle(&mut pending, session.protocol, &mut output, stats).await;
+        settle(&mut pending, session.protocol, &mut output, stats, metrics).await;
         pending_keys.clear();
         if client.is_killed() {
             return Ok(());
@@ -204,18 +250,22 @@ async fn write(socket: &mut TcpStream, output: &[u8], stats: &Stats) -> std::io:
     Ok(())
 }
 
-/// Waits for every pending reply, in order, and encodes those that are sent.
+/// Waits for every pending reply, in order, records its latency, and encodes those that are
+/// sent.
 async fn settle(
     pending: &mut Pending,
     protocol: kvorum_resp::Protocol,
     output: &mut BytesMut,
     stats: &Stats,
+    metrics: &Metrics,
 ) {
-    while let Some((outcome, send)) = pending.pop_front() {
+    while let Some((outcome, send, labels, started)) = pending.pop_front() {
         let frame = match outcome {
             Outcome::Now(frame) => frame,
             Outcome::Later(future) => future.await,
         };
+        let error = matches!(frame, Frame::Error(_));
+        metrics.record_request(labels, error, started.elapsed());
         if let Frame::Error(message) = &frame {
             stats.error_reply(message);
         }

@@ -1,11 +1,12 @@
-//! `kvorum`: the kvorum server binary (`kvorum server`, `kvorum dev`, `kvorum cluster-config`).
+//! `kvorum`: the kvorum server binary (`kvorum server`, `kvorum dev`, `kvorum cluster-config`,
+//! `kvorum admin`).
 //! The code lives in the `kvorum_node` library; see its crate docs for the layout.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kvorum_node::{cluster, config, dev, server};
+use kvorum_node::{admin_cli, cluster, config, dev, server};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -31,6 +32,8 @@ enum Cmd {
     Dev(dev::DevArgs),
     /// Write the configs and certificates of a cluster on other hosts, without starting it.
     ClusterConfig(cluster::ClusterConfigArgs),
+    /// Ask running nodes about the cluster: status, ring, hints, key.
+    Admin(admin_cli::AdminArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
                     match command {
                         Cmd::Server { config } => run_server(config).await,
                         Cmd::Dev(args) => dev::run(args).await,
+                        Cmd::Admin(args) => admin_cli::run(args).await,
                         Cmd::ClusterConfig(args) => cluster::run(args),
                     }
                 })

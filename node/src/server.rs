@@ -2,7 +2,7 @@
 //!
 //! Start-up opens storage, checks the node's identity and the cluster layout against what the
 //! data dir recorded, starts group commit, the peer mesh, the replication driver and the RESP
-//! listener. Every task is owned here and stops on the shutdown signal, in reverse order, ending
+//! listener, and the HTTP admin listener (metrics, health). Every task is owned here and stops on the shutdown signal, in reverse order, ending
 //! with a final fsync.
 
 use std::sync::Arc;
@@ -15,12 +15,15 @@ use tokio::sync::watch;
 
 use tracing::Instrument;
 
+use crate::catalog::{self, NamespaceCatalog};
 use crate::clock;
 use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
 use crate::expiry::{self, PurgeCounters, PurgeSettings};
 use crate::handoff::{self, HandoffCounters, HandoffSettings};
+use crate::http::{self, AdminLimits, AdminState};
 use crate::listener::{self, ListenerLimits};
+use crate::metrics::Metrics;
 use crate::peer::{Mesh, NodeIdentity, PeerConfig};
 use crate::session::{NodeView, Shared};
 use crate::storage::hints::{HintLimits, HintStore};
@@ -61,6 +64,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
 
     let durability = config.durability().map_err(anyhow::Error::msg)?;
     let (commit, commit_task) = GroupCommit::start(storage.clone(), durability);
+    let metrics = Arc::new(Metrics::new());
+    metrics.attach(commit.clone(), storage.clone());
 
     let identity = NodeIdentity::load(config.node_id, &config.tls.node_dir, &config.tls.ca_cert)
         .context("loading the node certificate")?;
@@ -96,6 +101,19 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         },
         layout,
     );
+    // The namespace catalog, as this node last persisted it; peers' copies are merged in by the
+    // sync task below.
+    let catalog = Arc::new(
+        NamespaceCatalog::load(
+            storage.clone(),
+            node,
+            config.replication_factor,
+            config.databases,
+            config.policy().map_err(anyhow::Error::msg)?,
+        )
+        .context("loading the namespace catalog")?,
+    );
+    let (catalogs_tx, catalogs_rx) = tokio::sync::mpsc::channel(catalog::sync::INCOMING_QUEUE);
     let (driver, driver_task) = driver::spawn(DriverParts {
         core,
         mesh: mesh.clone(),
@@ -108,12 +126,24 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         max_storage_tasks: config.limits.max_storage_tasks,
         // Room for the message envelope around the object in a peer frame.
         max_object_bytes: config.peer.max_frame_bytes.saturating_sub(64 * 1024),
+        metrics: metrics.clone(),
+        catalogs: catalogs_tx,
         shutdown: shutdown.clone(),
     });
 
     let listener = TcpListener::bind(config.resp_listen)
         .await
         .with_context(|| format!("binding the RESP listener on {}", config.resp_listen))?;
+    let admin_listener = match config.admin.enabled {
+        true => Some(
+            TcpListener::bind(config.admin.listen)
+                .await
+                .with_context(|| {
+                    format!("binding the HTTP admin listener on {}", config.admin.listen)
+                })?,
+        ),
+        false => None,
+    };
     let handoff_driver = driver.clone();
     let handoff_counters = Arc::new(HandoffCounters::default());
     let purge_counters = Arc::new(PurgeCounters::default());
@@ -124,6 +154,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         handoff_counters.clone(),
         config.request_timeout_ms,
         config.policy().map_err(anyhow::Error::msg)?,
+        catalog.clone(),
         config.limits.max_key_bytes,
         config.fsync.clone(),
         NodeView::from_config(
@@ -153,6 +184,23 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         max_query_buffer_bytes: config.limits.max_query_buffer_bytes,
         max_pipeline: config.limits.max_pipeline,
     };
+    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let admin_task = admin_listener.map(|admin_listener| {
+        let state = Arc::new(AdminState {
+            metrics: metrics.clone(),
+            shared: shared.clone(),
+        });
+        let limits = AdminLimits {
+            max_connections: config.admin.max_connections,
+            max_request_bytes: config.admin.max_request_bytes,
+            max_headers: config.admin.max_headers,
+            request_timeout_ms: config.admin.request_timeout_ms,
+        };
+        tokio::spawn(
+            http::run(admin_listener, state, limits, shutdown.clone())
+                .instrument(tracing::info_span!("task", name = "admin-http")),
+        )
+    });
     let listener_task = tokio::spawn(
         listener::run(listener, shared, limits, shutdown.clone())
             .instrument(tracing::info_span!("task", name = "resp-listener")),
@@ -185,10 +233,36 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         )
         .instrument(tracing::info_span!("task", name = "expiry-purger")),
     );
+    let catalog_task = tokio::spawn(
+        catalog::run_sync(
+            catalog.clone(),
+            mesh.clone(),
+            catalogs_rx,
+            catalog::SyncSettings {
+                interval: catalog::SYNC_INTERVAL,
+                peers: config.peers.iter().map(|p| p.id).collect(),
+            },
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("task", name = "namespace-catalog")),
+    );
+    let namespace_purge_task = tokio::spawn(
+        catalog::run_purger(
+            catalog,
+            storage.clone(),
+            catalog::PurgeSettings {
+                interval: std::time::Duration::from_millis(config.expiry.purge_interval_ms),
+                batch: config.expiry.purge_batch,
+            },
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("task", name = "namespace-purger")),
+    );
     tracing::info!(
         node = %node,
         resp = %config.resp_listen,
         peer = %mesh.local_addr(),
+        admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         fsync = %durability,
         "kvorum node ready"
     );
@@ -200,8 +274,13 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     }
     tracing::info!(node = %node, "shutting down");
     let _ = listener_task.await;
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     let _ = handoff_task.await;
     let _ = purge_task.await;
+    let _ = catalog_task.await;
+    let _ = namespace_purge_task.await;
     let _ = driver_task.await;
     mesh.shutdown().await;
     commit.shutdown().await.context("final fsync")?;
@@ -212,7 +291,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
 }
 
 /// The layout every node computes from the same configured membership.
-fn cluster_layout(config: &NodeConfig) -> anyhow::Result<Layout> {
+pub(crate) fn cluster_layout(config: &NodeConfig) -> anyhow::Result<Layout> {
     let mut nodes: Vec<NodeId> = config.peers.iter().map(|p| NodeId(p.id)).collect();
     nodes.push(NodeId(config.node_id));
     nodes.sort();

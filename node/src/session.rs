@@ -29,6 +29,7 @@ use kvorum_resp::{Frame, Protocol};
 use kvorum_ring::{NamespaceId, NodeId};
 use tokio::sync::Notify;
 
+use crate::catalog::{LookupError, NamespaceCatalog};
 use crate::commands::CommandSpec;
 use crate::config::NodeConfig;
 use crate::driver::DriverHandle;
@@ -51,8 +52,11 @@ pub struct Shared {
     pub hints: Arc<HintStore>,
     pub handoff: Arc<HandoffCounters>,
     pub request_timeout_ms: u64,
-    /// The `default` namespace's consistency policy.
+    /// The `default` namespace's consistency policy as configured (`[default_namespace]`).
+    /// Requests take their namespace's policy from [`Shared::catalog`].
     pub policy: NamespacePolicy,
+    /// The namespace catalog: every namespace's id, db index and policy.
+    pub catalog: Arc<NamespaceCatalog>,
 
     pub max_key_bytes: usize,
     pub fsync: String,
@@ -84,6 +88,8 @@ pub struct NodeView {
     pub keyspace: KeyspaceView,
     /// What the expiry purger has done (`INFO stats` `expired_keys`).
     pub purge: Arc<PurgeCounters>,
+    /// The cluster facts `ADMIN` reports (peers' addresses, layout).
+    pub admin: crate::commands::admin::AdminFacts,
 }
 
 impl NodeView {
@@ -109,6 +115,7 @@ impl NodeView {
             peers,
             keyspace,
             purge,
+            admin: crate::commands::admin::AdminFacts::from_config(config),
         }
     }
 }
@@ -122,7 +129,7 @@ impl Shared {
         handoff: Arc<HandoffCounters>,
         request_timeout_ms: u64,
         policy: NamespacePolicy,
-
+        catalog: Arc<NamespaceCatalog>,
         max_key_bytes: usize,
         fsync: String,
         view: NodeView,
@@ -134,6 +141,7 @@ impl Shared {
             handoff,
             request_timeout_ms,
             policy,
+            catalog,
 
             max_key_bytes,
             fsync,
@@ -203,18 +211,28 @@ impl Shared {
         }
     }
 
-    /// The level and timeout a request of this connection runs with, under `spec` (the
-    /// connection's setting, or a per-command one over it): the namespace fills what is left
-    /// open and refuses what its floors forbid.
-    pub fn resolve(&self, spec: &Spec) -> Result<(Level, u64), LevelError> {
-        let level = self.policy.resolve(spec)?;
-
+    /// The level and timeout a request in namespace `ns` runs with, under `spec` (the
+    /// connection's setting, or a per-command one over it): the namespace's policy, read from
+    /// the catalog on every call so changes apply to the next request, fills what is left open
+    /// and refuses what its floors forbid.
+    pub fn resolve(&self, ns: NamespaceId, spec: &Spec) -> Result<(Level, u64), ResolveError> {
+        let policy = self.catalog.policy_of(ns)?;
+        let level = policy.resolve(spec)?;
         let timeout_ms = spec
-            .or(&self.policy.default)
+            .or(&policy.default)
             .timeout_ms
             .unwrap_or(self.request_timeout_ms);
         Ok((level, timeout_ms))
     }
+}
+
+/// Why a request's consistency could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Level(#[from] LevelError),
+    #[error(transparent)]
+    Namespace(#[from] LookupError),
 }
 
 /// One RESP connection's state.
@@ -339,7 +357,7 @@ impl Drop for Session {
 
 /// Commands whose first argument is a subcommand, shown as `command|subcommand` in `CLIENT
 /// LIST`, as Redis does.
-const HAS_SUBCOMMANDS: &[&str] = &["client", "command", "config", "replica"];
+const HAS_SUBCOMMANDS: &[&str] = &["client", "command", "config", "namespace", "replica"];
 
 /// `CLIENT REPLY`: whether replies are sent.
 ///

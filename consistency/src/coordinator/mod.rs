@@ -552,6 +552,8 @@ impl Coordinator {
             | Message::Forward { .. } => {}
             // Listings are the node's (they only read storage).
             Message::List { .. } | Message::Listed { .. } => {}
+            // The namespace catalog is the node's.
+            Message::Catalog { .. } => {}
         }
     }
 

@@ -42,6 +42,8 @@ impl Sim {
                     self.note(|| format!("cross-incarnation answer to n{} op={op}", to + 1));
                 }
             }
+            // The namespace catalog is node metadata; the simulator never sends it.
+            Message::Catalog { .. } => {}
         }
     }
 

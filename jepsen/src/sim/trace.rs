@@ -65,6 +65,7 @@ pub fn message(m: &Message) -> String {
             Ok(page) => format!("Listed op={op} {} keys", page.keys.len()),
             Err(e) => format!("Listed op={op} error {e}"),
         },
+        Message::Catalog { catalog } => format!("Catalog {} entries", catalog.entries().len()),
     }
 }
 

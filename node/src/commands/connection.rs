@@ -16,7 +16,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use kvorum_consistency::crdt::counter::parse_int;
 use kvorum_resp::{Frame, Protocol};
-use kvorum_ring::NamespaceId;
 
 use super::{printable, spec, syntax_error, wrong_arity, CommandSpec, Ctx, Outcome, NO_KEYS};
 use crate::session::{ClientEntry, ClientView};
@@ -134,17 +133,21 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     Frame::simple("RESET").into()
 }
 
-/// `SELECT index`: database `index` is namespace `index`.
+/// `SELECT index`: the namespace mapped to db `index` (`NAMESPACE CREATE ... DB index`), or,
+/// if none is, the bare namespace `index` with the `default` namespace's policy.
 pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let Some(index) = parse_int(&args[1]) else {
         return Frame::error("ERR value is not an integer or out of range").into();
     };
-    match u32::try_from(index) {
-        Ok(db) if db < ctx.shared.view.databases => {
-            ctx.session.namespace = NamespaceId(db);
+    match u32::try_from(index)
+        .ok()
+        .and_then(|db| ctx.shared.catalog.select(db))
+    {
+        Some(ns) => {
+            ctx.session.namespace = ns;
             Frame::ok().into()
         }
-        _ => Frame::error("ERR DB index is out of range").into(),
+        None => Frame::error("ERR DB index is out of range").into(),
     }
 }
 

@@ -8,8 +8,10 @@
 //!   connection's (e.g. `WITH R=1 W=3 -- SET k v`).
 //!
 //! Settings are checked when given: bounds against `N` (R, W, DW ≤ N; DW ≤ W; STRONG needs
-//! majorities) and the namespace's floors (`min_r`, `min_w`, `allow_sloppy`), with an error
-//! that names what was violated.
+//! majorities) and the floors of the connection's namespace (`min_r`, `min_w`, `allow_sloppy`,
+//! from the namespace catalog), with an error that names what was violated. Every request is
+//! checked again against the namespace's policy as it is then, so a floor raised by
+//! `NAMESPACE ALTER` applies to connections that set their consistency before.
 
 use bytes::Bytes;
 use kvorum_consistency::Spec;
@@ -26,8 +28,13 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
 pub fn consistency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let settings = &args[1..];
     if settings.is_empty() {
-        let spec = ctx.session.consistency.or(&ctx.shared.policy.default);
-        let shown = match ctx.shared.resolve(&ctx.session.consistency) {
+        let ns = ctx.session.namespace;
+        let default = match ctx.shared.catalog.policy_of(ns) {
+            Ok(policy) => policy.default,
+            Err(e) => return Frame::error(format!("ERR {e}")).into(),
+        };
+        let spec = ctx.session.consistency.or(&default);
+        let shown = match ctx.shared.resolve(ns, &ctx.session.consistency) {
             Ok((level, timeout_ms)) => format!("{spec}: {level}, TIMEOUT={timeout_ms}"),
             Err(e) => format!("{spec}: {e}"),
         };
@@ -99,7 +106,7 @@ fn parse_checked(ctx: &Ctx<'_>, settings: &[Bytes]) -> Result<Spec, Frame> {
     let spec = Spec::parse(&words).map_err(|e| Frame::error(format!("ERR {e}")))?;
     let over = spec.or(&ctx.session.consistency);
     ctx.shared
-        .resolve(&over)
+        .resolve(ctx.session.namespace, &over)
         .map_err(|e| Frame::error(format!("ERR {e}")))?;
     Ok(spec)
 }

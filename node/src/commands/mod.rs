@@ -11,8 +11,9 @@
 //! - `keyspace.rs`: SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL (walks in key-hash order).
 //! - `hashes.rs`, `sets.rs`: the H* and S* commands (observed-remove map and add-wins set).
 //! - `wait.rs`: WAIT.
+//! - `namespace.rs`: NAMESPACE (the namespace catalog);
 //! - `consistency.rs`: CONSISTENCY and WITH; `context.rs`: GETCTX, SETCTX; `replica.rs`:
-//!   REPLICA GET (kvorum's extensions).
+//!   REPLICA GET (kvorum's extensions); `admin.rs`: ADMIN (cluster status as JSON).
 //! - `debug.rs`: DEBUG, the test harness's hooks (clock offset, fault switches); only served by
 //!   builds with the `fault-injection` feature, an error otherwise.
 //! - Helpers: `reply.rs` (replication outcomes to RESP replies and errors), `view.rs` (what a
@@ -24,6 +25,7 @@
 //! driver *before* returning, so the futures of a pipelined batch run concurrently while the
 //! connection still writes their replies in order.
 
+pub mod admin;
 mod connection;
 mod consistency;
 mod context;
@@ -32,6 +34,7 @@ mod debug;
 mod hashes;
 mod keys;
 mod keyspace;
+mod namespace;
 mod pattern;
 mod replica;
 mod reply;
@@ -151,8 +154,10 @@ static FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     sets::COMMANDS,
     consistency::COMMANDS,
+    namespace::COMMANDS,
     context::COMMANDS,
     replica::COMMANDS,
+    admin::COMMANDS,
     debug::COMMANDS,
 ];
 
@@ -282,7 +287,7 @@ impl Ctx<'_> {
         };
         let (level, timeout_ms) = self
             .shared
-            .resolve(&spec)
+            .resolve(self.session.namespace, &spec)
             .map_err(|e| Frame::error(format!("ERR {e}")))?;
         Ok(Submitter {
             driver: self.shared.driver.clone(),

@@ -8,7 +8,10 @@
 //!   values the node's TOML file set; `CONFIG SET` is refused (the file is the configuration),
 //!   `CONFIG RESETSTAT` zeroes the `INFO` counters.
 //! - `INFO [section...]` has Redis's sections plus kvorum's: the cluster view in
-//!   `replication`, hinted handoff in `hints`.
+//!   `replication`, hinted handoff in `hints`, and the figures of the admin port's `/metrics`:
+//!   request counts and latencies per namespace × family × consistency × outcome in
+//!   `requests`, replication outcomes in `replication_stats`, storage and fsync in `storage`
+//!   (docs/OPERATIONS.md lists them).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -539,6 +542,9 @@ const SECTIONS: &[(&str, bool)] = &[
     ("cluster", true),
     ("keyspace", true),
     ("hints", true),
+    ("requests", false),
+    ("replication_stats", true),
+    ("storage", true),
 ];
 
 /// Serialises `INFO keyspace` counts, which read storage.
@@ -785,6 +791,58 @@ fn section(out: &mut String, name: &str, shared: &Shared) {
                 );
             }
         }
+        "requests" => {
+            // One line per label set that counted something, as in `/metrics`.
+            for (ns, family, consistency, outcome, s) in shared.driver.metrics().request_series() {
+                let mut le = String::new();
+                let mut cumulative = 0;
+                for (bound, count) in crate::metrics::LATENCY_BUCKETS_US.iter().zip(&s.buckets) {
+                    cumulative += count;
+                    let _ = write!(le, ",le_{bound}us={cumulative}");
+                }
+                line(
+                    &format!("request_ns{ns}_{family}_{consistency}_{outcome}"),
+                    &format!("calls={},usec={}{le}", s.count, s.sum_us),
+                );
+            }
+        }
+        "replication_stats" => {
+            let m = shared.driver.metrics();
+            for (kind, count) in crate::metrics::REPLIES.iter().zip(m.replies()) {
+                line(&format!("coordinator_replies_{kind}"), &count);
+            }
+            line("write_acks", &m.write_acks.load(Relaxed));
+            line("replica_fetched_ok", &m.replica_fetched_ok.load(Relaxed));
+            line(
+                "replica_fetched_error",
+                &m.replica_fetched_error.load(Relaxed),
+            );
+            line("replica_stored_ok", &m.replica_stored_ok.load(Relaxed));
+            line(
+                "replica_stored_error",
+                &m.replica_stored_error.load(Relaxed),
+            );
+            line("read_repairs", &m.read_repairs.load(Relaxed));
+            line("strong_write_backs", &m.write_backs.load(Relaxed));
+            line("siblings_created", &m.siblings_created.load(Relaxed));
+            line("siblings_resolved", &m.siblings_resolved.load(Relaxed));
+        }
+        "storage" => {
+            let m = shared.driver.metrics();
+            let f = crate::metrics::gather(shared, m);
+            // One stat of the engine's files: cheap enough to do inline.
+            line("storage_bytes", &m.storage_bytes().unwrap_or(0));
+            line("fsyncs", &f.fsyncs);
+            line("fsyncs_failed", &f.fsyncs_failed);
+            line("fsync_usec", &f.fsync_latency.sum_us);
+            line(
+                "fsync_usec_per_call",
+                &format!(
+                    "{:.2}",
+                    f.fsync_latency.sum_us as f64 / f.fsync_latency.count.max(1) as f64
+                ),
+            );
+        }
         // "modules": none are loaded. "keyspace": filled in by `info` (it reads storage).
         _ => {}
     }
@@ -880,6 +938,44 @@ mod tests {
     fn this_family_is_documented() {
         for spec in COMMANDS.iter().chain(super::super::connection::COMMANDS) {
             assert!(doc(spec.name).is_some(), "{}", spec.name);
+        }
+    }
+
+    /// The metrics' family table (`ns × family` labels) must list exactly the commands of each
+    /// family's table.
+    #[test]
+    fn metric_families_match_the_command_tables() {
+        use super::super::*;
+        let tables: [(&str, &[CommandSpec]); 14] = [
+            ("connection", connection::COMMANDS),
+            ("server", server::COMMANDS),
+            ("strings", strings::COMMANDS),
+            ("counters", counters::COMMANDS),
+            ("ttl", ttl::COMMANDS),
+            ("keyspace", keyspace::COMMANDS),
+            ("wait", wait::COMMANDS),
+            ("keys", keys::COMMANDS),
+            ("hashes", hashes::COMMANDS),
+            ("sets", sets::COMMANDS),
+            ("consistency", consistency::COMMANDS),
+            ("context", context::COMMANDS),
+            ("replica", replica::COMMANDS),
+            ("debug", debug::COMMANDS),
+        ];
+        for (family, table) in tables {
+            let mut listed: Vec<&str> = crate::metrics::family_commands(family)
+                .unwrap_or_default()
+                .to_vec();
+            let mut actual: Vec<&str> = table.iter().map(|c| c.name).collect();
+            listed.sort_unstable();
+            actual.sort_unstable();
+            assert_eq!(listed, actual, "family {family}");
+            for name in actual {
+                assert_eq!(
+                    crate::metrics::FAMILIES[crate::metrics::family_of(name)],
+                    family
+                );
+            }
         }
     }
 }

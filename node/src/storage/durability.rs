@@ -136,6 +136,8 @@ enum Request {
 struct Counters {
     syncs: AtomicU64,
     failed_syncs: AtomicU64,
+    /// How long each sync took (`kvorum_fsync_duration_seconds`).
+    sync_latency: crate::metrics::Histogram,
 }
 
 struct Shared {
@@ -244,6 +246,11 @@ impl GroupCommit {
                 self.shared.max_waiters.saturating_sub(free)
             },
         }
+    }
+
+    /// How long the syncs took so far.
+    pub fn sync_latency(&self) -> crate::metrics::HistogramSnapshot {
+        self.shared.counters.sync_latency.snapshot()
     }
 
     /// Stops the flusher after a final sync that covers every write made before the call, and
@@ -394,6 +401,7 @@ impl Flusher {
 
     async fn sync_once(&self) -> Result<(), StorageError> {
         let storage = Arc::clone(&self.storage);
+        let started = std::time::Instant::now();
         let result = match tokio::task::spawn_blocking(move || storage.sync()).await {
             Ok(result) => result,
             Err(join_error) => Err(StorageError::Background {
@@ -401,6 +409,7 @@ impl Flusher {
                 message: join_error.to_string(),
             }),
         };
+        self.counters.sync_latency.record(started.elapsed());
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = &result {
             self.counters.failed_syncs.fetch_add(1, Ordering::Relaxed);

@@ -15,6 +15,8 @@ use kvorum_node::peer::ClusterCa;
 pub struct TestNode {
     pub id: u64,
     pub resp: SocketAddr,
+    /// The HTTP admin listener (`/metrics`, `/health`).
+    pub admin: SocketAddr,
     pub config_path: PathBuf,
     pub child: Option<Child>,
 }
@@ -62,6 +64,7 @@ impl TestCluster {
         let ids: Vec<u64> = (1..=count).collect();
         let resp: Vec<u16> = ids.iter().map(|_| free_tcp_port()).collect();
         let quic: Vec<u16> = ids.iter().map(|_| free_udp_port()).collect();
+        let admin: Vec<u16> = ids.iter().map(|_| free_tcp_port()).collect();
         let mut nodes = Vec::new();
         for (i, &id) in ids.iter().enumerate() {
             let cert_dir = tls.join(format!("n{id}"));
@@ -80,6 +83,7 @@ impl TestCluster {
                     .map(|(j, &o)| PeerEntry {
                         id: o,
                         addr: ([127, 0, 0, 1], quic[j]).into(),
+                        resp: Some(([127, 0, 0, 1], resp[j]).into()),
                     })
                     .collect(),
                 replication_factor: n,
@@ -108,6 +112,10 @@ impl TestCluster {
                     handoff_interval_ms: 200,
                     ..Default::default()
                 },
+                admin: kvorum_node::config::AdminConfig {
+                    listen: ([127, 0, 0, 1], admin[i]).into(),
+                    ..Default::default()
+                },
             };
             let config_path = node_dir.join("node.toml");
             let mut text = toml::to_string(&config).unwrap();
@@ -122,6 +130,7 @@ impl TestCluster {
             nodes.push(TestNode {
                 id,
                 resp: config.resp_listen,
+                admin: config.admin.listen,
                 config_path,
                 child: None,
             });

@@ -1,0 +1,423 @@
+//! `ADMIN`: what an operator asks a node about itself and the cluster, answered as one JSON
+//! document in a bulk string, so that `kvorum admin` (and any script) can parse it without a
+//! RESP-to-JSON mapping. Every document starts with `"format": 1` ([`FORMAT`]); a field is only
+//! ever added under the same format, a change of meaning takes a new one.
+//!
+//! - `ADMIN STATUS`: this node (id, version, uptime, addresses, layout, replication factor,
+//!   partitions) and every peer as this node sees it (addresses, up/down, phi, connected).
+//! - `ADMIN RING`: partitions per node, as primary and as any replica, and the imbalance.
+//! - `ADMIN HINTS`: hinted-handoff backlog per target node.
+//! - `ADMIN KEY db key`: the key's partition, preference list and this node's copy; the other
+//!   replicas' copies come from `ADMIN KEY db key LOCAL` on each of them (`kvorum admin key`
+//!   asks them), so no node dials another node's RESP port.
+//! - Namespaces (`ADMIN NAMESPACES`) are reserved for the namespace catalog's listing; see
+//!   [`reserved`].
+//!
+//! Every answer is bounded: per-node lists have one entry per cluster node, a version vector is
+//! cut at [`MAX_CONTEXT_ENTRIES`] entries, and a key is echoed at most 128 bytes long.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kvorum_consistency::{Data, Key, Object, Reply};
+use kvorum_resp::Frame;
+use kvorum_ring::{key_hash, Layout, NamespaceId, NodeId, PartitionId};
+use serde_json::{json, Value};
+
+use super::{check_key, is, printable, spec, CommandSpec, Ctx, Outcome, NO_KEYS};
+use crate::clock;
+use crate::config::{NodeConfig, PeerEntry};
+use crate::driver::Work;
+
+/// Version of every `ADMIN` answer's layout.
+pub const FORMAT: u64 = 1;
+
+/// The most version-vector entries shown for one copy of a key (one per node that ever
+/// coordinated a write of it); `context_entries` gives the real count.
+pub const MAX_CONTEXT_ENTRIES: usize = 64;
+
+/// The commands of this family.
+pub(super) static COMMANDS: &[CommandSpec] = &[spec(
+    "admin",
+    -2,
+    &["admin", "loading", "stale"],
+    NO_KEYS,
+    admin,
+)];
+
+/// What `ADMIN` reports about the cluster that the rest of the node does not keep at hand:
+/// peers' addresses and the layout, computed once from the configuration.
+pub struct AdminFacts {
+    pub peer_listen: SocketAddr,
+    pub peers: Vec<PeerEntry>,
+    /// The layout the replication core places keys with (the same function of the config).
+    /// `None` only if the config cannot produce one, which start-up has already refused.
+    pub layout: Option<Arc<Layout>>,
+    /// XXH3-64 (as [`key_hash`] in namespace 0) of the layout's encoding, in hex: nodes with
+    /// the same epoch but different memberships show different fingerprints.
+    pub layout_fingerprint: String,
+}
+
+impl AdminFacts {
+    pub fn from_config(config: &NodeConfig) -> AdminFacts {
+        let layout = crate::server::cluster_layout(config).ok();
+        let layout_fingerprint = layout
+            .as_ref()
+            .and_then(|l| rmp_serde::to_vec(l).ok())
+            .map(|bytes| format!("{:016x}", key_hash(NamespaceId(0), &bytes)))
+            .unwrap_or_default();
+        AdminFacts {
+            peer_listen: config.peer_listen,
+            peers: config.peers.clone(),
+            layout: layout.map(Arc::new),
+            layout_fingerprint,
+        }
+    }
+}
+
+const USAGE: &str = "ERR unknown subcommand or wrong arguments for 'ADMIN'; expected ADMIN \
+                     STATUS | RING | HINTS | KEY db key [LOCAL] | HELP";
+
+pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let sub = &args[1];
+    let rest = &args[2..];
+    if is(sub, "status") && rest.is_empty() {
+        json_reply(&status(ctx))
+    } else if is(sub, "ring") && rest.is_empty() {
+        json_reply(&ring(ctx))
+    } else if is(sub, "hints") && rest.is_empty() {
+        json_reply(&hints(ctx))
+    } else if is(sub, "key") && (rest.len() == 2 || (rest.len() == 3 && is(&rest[2], "local"))) {
+        key(ctx, &rest[0], &rest[1], rest.len() == 3)
+    } else if is(sub, "namespaces") {
+        reserved()
+    } else if is(sub, "help") && rest.is_empty() {
+        Frame::array(
+            [
+                "ADMIN STATUS -- this node and its view of every peer (JSON).",
+                "ADMIN RING -- partitions per node, as primary and as replica, and imbalance.",
+                "ADMIN HINTS -- hinted-handoff backlog per target node.",
+                "ADMIN KEY <db> <key> -- partition, preference list, this node's copy.",
+                "ADMIN KEY <db> <key> LOCAL -- only this node's copy of the key.",
+            ]
+            .into_iter()
+            .map(Frame::simple)
+            .collect(),
+        )
+        .into()
+    } else {
+        Frame::error(format!("{USAGE} (got '{}')", printable(sub))).into()
+    }
+}
+
+/// `ADMIN NAMESPACES`: the namespace catalog's listing belongs here once the catalog exposes
+/// one for operators; until then the subcommand is reserved and says so.
+fn reserved() -> Outcome {
+    Frame::error("ERR ADMIN NAMESPACES is not available yet; use NAMESPACE LIST").into()
+}
+
+fn json_reply(value: &Value) -> Outcome {
+    Frame::bulk(value.to_string()).into()
+}
+
+/// A finite phi, or `null` (never heard from: infinite suspicion).
+fn phi_json(phi: f64) -> Value {
+    if phi.is_finite() {
+        json!((phi * 100.0).round() / 100.0)
+    } else {
+        Value::Null
+    }
+}
+
+fn layout_json(facts: &AdminFacts) -> Value {
+    match &facts.layout {
+        Some(l) => json!({
+            "epoch": l.epoch(),
+            "fingerprint": facts.layout_fingerprint,
+            "partition_bits": l.partition_bits(),
+            "partitions": l.partition_count(),
+            "width": l.width(),
+            "nodes": l.nodes().iter().map(|n| n.0).collect::<Vec<_>>(),
+        }),
+        None => Value::Null,
+    }
+}
+
+fn status(ctx: &Ctx<'_>) -> Value {
+    let shared = ctx.shared;
+    let view = &shared.view;
+    let facts = &view.admin;
+    let peers: Vec<Value> = (view.peers)()
+        .into_iter()
+        .map(|(id, live)| {
+            let entry = facts.peers.iter().find(|p| p.id == id);
+            json!({
+                "id": id,
+                "peer": entry.map(|p| p.addr.to_string()),
+                "resp": entry.and_then(|p| p.resp).map(|a| a.to_string()),
+                "state": if live.up { "up" } else { "down" },
+                "phi": phi_json(live.phi),
+                "connected": live.connected,
+            })
+        })
+        .collect();
+    json!({
+        "format": FORMAT,
+        "node": {
+            "id": shared.node.0,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": shared.started.elapsed().as_secs(),
+            "resp": view.resp_listen.to_string(),
+            "peer": facts.peer_listen.to_string(),
+            "layout": layout_json(facts),
+            "replication": shared.policy.n,
+            "cluster_nodes": view.cluster_nodes,
+        },
+        "peers": peers,
+    })
+}
+
+/// `max / mean` of the counts (1.0 is perfect balance), rounded to 3 decimals.
+pub fn imbalance(counts: &[usize]) -> f64 {
+    let total: usize = counts.iter().sum();
+    let max = counts.iter().copied().max().unwrap_or(0);
+    if total == 0 || counts.is_empty() {
+        return 1.0;
+    }
+    let mean = total as f64 / counts.len() as f64;
+    (max as f64 / mean * 1000.0).round() / 1000.0
+}
+
+fn ring(ctx: &Ctx<'_>) -> Value {
+    let facts = &ctx.shared.view.admin;
+    let Some(layout) = &facts.layout else {
+        return json!({ "format": FORMAT, "layout": Value::Null });
+    };
+    let n = ctx.shared.policy.n;
+    let primary = layout.ownership(1);
+    let replica = layout.ownership(n);
+    let nodes: Vec<Value> = primary
+        .iter()
+        .zip(&replica)
+        .map(|((node, p), (_, r))| json!({ "id": node.0, "primary": p, "replica": r }))
+        .collect();
+    let counts = |o: &[(NodeId, usize)]| o.iter().map(|(_, c)| *c).collect::<Vec<_>>();
+    json!({
+        "format": FORMAT,
+        "node": ctx.shared.node.0,
+        "layout": layout_json(facts),
+        "replication": n,
+        "nodes": nodes,
+        "imbalance": {
+            "primary": imbalance(&counts(&primary)),
+            "replica": imbalance(&counts(&replica)),
+        },
+    })
+}
+
+fn hints(ctx: &Ctx<'_>) -> Value {
+    let backlog = ctx.shared.hints.backlog();
+    let targets: Vec<Value> = backlog
+        .iter()
+        .map(|b| {
+            json!({
+                "target": b.target,
+                "hints": b.hints,
+                "bytes": b.bytes,
+                "oldest_created_ms": b.oldest_created_ms,
+            })
+        })
+        .collect();
+    json!({
+        "format": FORMAT,
+        "node": ctx.shared.node.0,
+        "total": {
+            "hints": backlog.iter().map(|b| b.hints).sum::<u64>(),
+            "bytes": backlog.iter().map(|b| b.bytes).sum::<u64>(),
+        },
+        "targets": targets,
+    })
+}
+
+/// `ADMIN KEY db key [LOCAL]`. The database is a db index, as `SELECT` takes; namespace names
+/// come with the catalog's operator listing.
+fn key(ctx: &mut Ctx<'_>, db: &Bytes, key: &Bytes, local_only: bool) -> Outcome {
+    let Some(ns) = std::str::from_utf8(db)
+        .ok()
+        .and_then(|d| d.parse::<u32>().ok())
+        .and_then(|d| ctx.shared.catalog.select(d))
+    else {
+        return Frame::error("ERR DB index is out of range").into();
+    };
+    if let Err(e) = check_key(key, ctx.shared.max_key_bytes) {
+        return e.into();
+    }
+    let shared = ctx.shared;
+    let facts = &shared.view.admin;
+    let Some(layout) = &facts.layout else {
+        return Frame::error("ERR this node has no layout").into();
+    };
+    let n = match shared.catalog.policy_of(ns) {
+        Ok(policy) => policy.n,
+        Err(e) => return Frame::error(format!("ERR {e}")).into(),
+    };
+    let partition = layout.partition_for_key(ns, key);
+    let me = shared.node;
+    let mut head = json!({
+        "format": FORMAT,
+        "node": me.0,
+        "db": db_index(db),
+        "namespace": ns.0,
+        "key": printable(key),
+        "partition": partition.0,
+    });
+    if !local_only {
+        let (primaries, fallbacks) = match preference(layout, partition, n) {
+            Ok(p) => p,
+            Err(e) => return Frame::error(format!("ERR {e}")).into(),
+        };
+        let replicas: Vec<Value> = primaries
+            .iter()
+            .map(|&id| {
+                let resp = if id == me.0 {
+                    Some(shared.view.resp_listen)
+                } else {
+                    facts.peers.iter().find(|p| p.id == id).and_then(|p| p.resp)
+                };
+                json!({ "id": id, "resp": resp.map(|a| a.to_string()), "self": id == me.0 })
+            })
+            .collect();
+        if let Value::Object(map) = &mut head {
+            map.insert(
+                "key_hash".into(),
+                json!(format!("{:016x}", key_hash(ns, key))),
+            );
+            map.insert("replication".into(), json!(n));
+            map.insert("preference".into(), json!(primaries));
+            map.insert("fallbacks".into(), json!(fallbacks));
+            map.insert("replicas".into(), Value::Array(replicas));
+        }
+    }
+    let queued = shared.driver.try_submit(Work::LocalRead(Key {
+        ns,
+        key: key.to_vec(),
+    }));
+    Outcome::Later(Box::pin(async move {
+        let reply = match queued.await {
+            Ok(rx) => rx.await.ok(),
+            Err(_) => None,
+        };
+        let copy = match reply {
+            Some(Reply::Value(object)) => copy_summary(object.as_ref(), clock::wall_ms()),
+            Some(Reply::Failed { reason }) => return Frame::error(format!("ERR {reason}")),
+            _ => return Frame::error("ERR the node is shutting down"),
+        };
+        if let Value::Object(map) = &mut head {
+            map.insert("copy".into(), copy);
+        }
+        Frame::bulk(head.to_string())
+    }))
+}
+
+fn db_index(db: &[u8]) -> Value {
+    std::str::from_utf8(db)
+        .ok()
+        .and_then(|d| d.parse::<u32>().ok())
+        .map_or(Value::Null, |d| json!(d))
+}
+
+/// The primaries and fallbacks of a partition, as node ids.
+fn preference(
+    layout: &Layout,
+    partition: PartitionId,
+    n: usize,
+) -> Result<(Vec<u64>, Vec<u64>), kvorum_ring::RingError> {
+    let list = layout.preference_list(partition, n)?;
+    Ok((
+        list.primaries.iter().map(|n| n.0).collect(),
+        list.fallbacks.iter().map(|n| n.0).collect(),
+    ))
+}
+
+/// What one replica holds of a key, without its values: whether a read sees it, its type, how
+/// many siblings (or members, fields), its causal context, its TTL.
+pub fn copy_summary(object: Option<&Object>, now_ms: u64) -> Value {
+    let Some(object) = object.filter(|o| !o.is_pristine()) else {
+        return json!({ "stored": false, "exists": false });
+    };
+    let (siblings, entries) = match object.data() {
+        Data::Register(s) => (s.len(), s.len()),
+        Data::Counter(_) => (1, 1),
+        Data::Set(s) => (1, s.len()),
+        Data::Hash(h) => (1, h.len()),
+    };
+    let context: Vec<Value> = object
+        .context()
+        .iter()
+        .take(MAX_CONTEXT_ENTRIES)
+        .map(|dot| json!({ "node": dot.node.0, "counter": dot.counter }))
+        .collect();
+    let incarnation = object.incarnation();
+    json!({
+        "stored": true,
+        "exists": object.exists(now_ms),
+        "type": object.kind().redis_type(),
+        "kind": format!("{:?}", object.kind()).to_lowercase(),
+        "siblings": siblings,
+        "entries": entries,
+        "context": context,
+        "context_entries": object.context().iter().count(),
+        "incarnation_ms": incarnation.ts.physical_ms,
+        "expires_at_ms": object.expiry().at_ms,
+        "expired": object.expiry().is_expired(now_ms),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imbalance_is_max_over_mean() {
+        assert_eq!(imbalance(&[10, 10, 10]), 1.0);
+        assert_eq!(imbalance(&[20, 10, 0]), 2.0);
+        assert_eq!(imbalance(&[]), 1.0);
+        assert_eq!(imbalance(&[0, 0]), 1.0);
+    }
+
+    #[test]
+    fn a_missing_copy_says_so_and_a_pristine_one_too() {
+        assert_eq!(copy_summary(None, 0)["stored"], json!(false));
+        assert_eq!(
+            copy_summary(Some(&Object::new()), 0)["exists"],
+            json!(false)
+        );
+    }
+
+    #[test]
+    fn a_written_copy_shows_its_type_siblings_and_context() {
+        let (object, _) = Object::new().write(
+            NodeId(2),
+            &Default::default(),
+            Some(Bytes::from_static(b"v")),
+            kvorum_consistency::Timestamp {
+                physical_ms: 5,
+                logical: 0,
+            },
+        );
+        let summary = copy_summary(Some(&object), 10);
+        assert_eq!(summary["exists"], json!(true));
+        assert_eq!(summary["type"], json!("string"));
+        assert_eq!(summary["siblings"], json!(1));
+        assert_eq!(summary["context"], json!([{ "node": 2, "counter": 1 }]));
+        assert_eq!(summary["expires_at_ms"], Value::Null);
+    }
+
+    #[test]
+    fn phi_is_null_when_infinite() {
+        assert_eq!(phi_json(f64::INFINITY), Value::Null);
+        assert_eq!(phi_json(0.123), json!(0.12));
+    }
+}
