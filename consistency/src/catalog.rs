@@ -246,6 +246,18 @@ impl Catalog {
         def.created = stamp;
         let id = def.id;
         let retired = previous.map(|e| e.retired.clone()).unwrap_or_default();
+        self.put_live(name, stamp, def, retired);
+        Ok(id)
+    }
+
+    /// Records `def` as the live definition of `name`, changed at `stamp`.
+    fn put_live(
+        &mut self,
+        name: &str,
+        stamp: Stamp,
+        def: NamespaceDef,
+        retired: BTreeSet<NamespaceId>,
+    ) {
         self.entries.insert(
             name.to_owned(),
             Entry {
@@ -254,7 +266,6 @@ impl Catalog {
                 retired,
             },
         );
-        Ok(id)
     }
 
     /// Changes a live namespace: `change` edits a copy of its definition (its id and creation
@@ -284,14 +295,7 @@ impl Catalog {
             self.check_db_free(db, name)?;
         }
         let retired = entry.map(|e| e.retired.clone()).unwrap_or_default();
-        self.entries.insert(
-            name.to_owned(),
-            Entry {
-                changed: stamp,
-                def: Some(def),
-                retired,
-            },
-        );
+        self.put_live(name, stamp, def, retired);
         Ok(())
     }
 

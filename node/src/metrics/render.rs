@@ -65,12 +65,7 @@ pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
         "RESP commands whose reply was sent, by namespace, command family, consistency class and outcome.",
     );
     for (ns, family, consistency, outcome, s) in &series {
-        let labels = [
-            ("ns", ns.as_str()),
-            ("family", family),
-            ("consistency", consistency),
-            ("outcome", outcome),
-        ];
+        let labels = request_labels(ns, family, consistency, outcome);
         w.sample("kvorum_requests_total", &labels, s.count);
     }
     w.header(
@@ -79,12 +74,7 @@ pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
         "Time from a RESP command's dispatch to its reply being ready, by namespace, command family, consistency class and outcome.",
     );
     for (ns, family, consistency, outcome, s) in &series {
-        let labels = [
-            ("ns", ns.as_str()),
-            ("family", family),
-            ("consistency", consistency),
-            ("outcome", outcome),
-        ];
+        let labels = request_labels(ns, family, consistency, outcome);
         w.histogram("kvorum_request_duration_seconds", &labels, s);
     }
     w.header(
@@ -382,6 +372,21 @@ fn seconds(us: u64) -> String {
     let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
     let text = text.trim_end_matches('0');
     text.strip_suffix('.').unwrap_or(text).to_owned()
+}
+
+/// The label set of one request series, the same for its counter and its histogram.
+fn request_labels<'a>(
+    ns: &'a str,
+    family: &'a str,
+    consistency: &'a str,
+    outcome: &'a str,
+) -> [(&'static str, &'a str); 4] {
+    [
+        ("ns", ns),
+        ("family", family),
+        ("consistency", consistency),
+        ("outcome", outcome),
+    ]
 }
 
 #[cfg(test)]
