@@ -197,25 +197,23 @@ impl NamespaceCatalog {
         &self,
         change: impl FnOnce(&mut Catalog, Stamp, &NamespaceDef) -> Result<T, CatalogError>,
     ) -> Result<T, CatalogStoreError> {
+        // Writers take turns on `writing`; readers (every request's policy lookup) are held
+        // up only for the swap, never for the write and sync.
         let _writing = self.lock_writing();
         let default_def = self.default_def();
-        let result = {
-            let mut state = self.write();
-            let stamp = Stamp {
-                at: self
-                    .hlc
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .now(crate::clock::wall_ms()),
-                node: self.node,
-            };
-            let mut next = state.clone();
-            let result = change(&mut next, stamp, &default_def)?;
-            // Persist first: a change is used only once it would survive a crash.
-            self.persist(&next.encode())?;
-            *state = next;
-            result
+        let stamp = Stamp {
+            at: self
+                .hlc
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .now(crate::clock::wall_ms()),
+            node: self.node,
         };
+        let mut next = self.snapshot();
+        let result = change(&mut next, stamp, &default_def)?;
+        // Persist first: a change is used only once it would survive a crash.
+        self.persist(&next.encode())?;
+        *self.write() = next;
         self.changed.notify_one();
         Ok(result)
     }
@@ -229,14 +227,12 @@ impl NamespaceCatalog {
                 .observe(latest.at);
         }
         let _writing = self.lock_writing();
-        let mut state = self.write();
-        let mut next = state.clone();
+        let mut next = self.snapshot();
         if !next.merge(theirs) {
             return Ok(false);
         }
         self.persist(&next.encode())?;
-        *state = next;
-        drop(state);
+        *self.write() = next;
         self.changed.notify_one();
         Ok(true)
     }
