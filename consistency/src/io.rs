@@ -59,8 +59,14 @@ pub enum StorageOp {
 /// A change to one key's stored object, computed inside the storage transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutation {
-    /// A client write coordinated by `node` at HLC time `ts`.
-    Apply { node: NodeId, ts: Timestamp, op: Op },
+    /// A client write coordinated by `node` at HLC time `ts`, in a namespace whose TTL is
+    /// `default_ttl_ms` (see [`op::default_ttl`]).
+    Apply {
+        node: NodeId,
+        ts: Timestamp,
+        op: Op,
+        default_ttl_ms: Option<u64>,
+    },
     /// Merge a peer's state.
     Merge(Object),
     /// A `quorum`/`strong` write: merge the state learned from R replicas, then apply the op
@@ -71,6 +77,7 @@ pub enum Mutation {
         node: NodeId,
         ts: Timestamp,
         op: Op,
+        default_ttl_ms: Option<u64>,
     },
 }
 
@@ -81,7 +88,16 @@ impl Mutation {
         let empty = Object::new();
         let current = current.unwrap_or(&empty);
         match self {
-            Mutation::Apply { node, ts, op } => op::apply(op, current, *node, *ts),
+            Mutation::Apply {
+                node,
+                ts,
+                op,
+                default_ttl_ms,
+            } => {
+                let mut applied = op::apply(op, current, *node, *ts)?;
+                op::default_ttl(&mut applied, *ts, *default_ttl_ms);
+                Ok(applied)
+            }
             Mutation::Merge(other) => {
                 let object = current.merge(other);
                 Ok(Applied {
@@ -90,9 +106,16 @@ impl Mutation {
                     outcome: Outcome::Done,
                 })
             }
-            Mutation::ApplyAfter { seen, node, ts, op } => {
+            Mutation::ApplyAfter {
+                seen,
+                node,
+                ts,
+                op,
+                default_ttl_ms,
+            } => {
                 let known = current.merge(seen);
                 let mut applied = op::apply(op, &known, *node, *ts)?;
+                op::default_ttl(&mut applied, *ts, *default_ttl_ms);
                 applied.changed |= known != *current;
                 Ok(applied)
             }

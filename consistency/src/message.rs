@@ -1,5 +1,6 @@
-//! Requests, replies and the peer messages of protocol version 3 (version 3 added
-//! [`Message::Catalog`]).
+//! Requests, replies and the peer messages of protocol version 4 (version 3 added
+//! [`Message::Catalog`], version 4 a request's own replication factor and default TTL, [`Request::n`]
+//! and [`Request::default_ttl_ms`]).
 //!
 //! Peer messages are carried by the node's transport inside frames that start with a protocol
 //! version byte ([`PEER_PROTOCOL_VERSION`]); these types are that version's schema. A message only
@@ -15,7 +16,7 @@ use crate::object::{Kind, Object};
 use crate::op::{Op, OpError, Outcome};
 
 /// The peer protocol version these message types describe.
-pub const PEER_PROTOCOL_VERSION: u8 = 3;
+pub const PEER_PROTOCOL_VERSION: u8 = 4;
 
 /// Names one operation of the node that sent a message; unique per node while it runs.
 pub type OpId = u64;
@@ -68,6 +69,14 @@ pub struct Request {
     pub consistency: Consistency,
     /// How long the coordinator waits for replicas before answering `Timeout`.
     pub timeout_ms: u64,
+    /// The key's replication factor: its namespace's `N`, which may be below the cluster's
+    /// (the key's primaries are then the first `n` of its partition's preference list). `None`
+    /// takes the cluster's replication factor. It travels with the request so that a forwarded
+    /// request is placed exactly as its first coordinator placed it.
+    pub n: Option<usize>,
+    /// The namespace's TTL in milliseconds: a write that leaves the key live without an expiry
+    /// gives it one this far after the write's timestamp (Cassandra's `default_time_to_live`).
+    pub default_ttl_ms: Option<u64>,
 }
 
 /// The outcome of a request. The error variants say what is known about a write:

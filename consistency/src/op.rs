@@ -236,6 +236,20 @@ pub fn apply(op: &Op, current: &Object, node: NodeId, ts: Timestamp) -> Result<A
     })
 }
 
+/// A namespace's TTL: when `applied` changed the key and left it live without an expiry, it
+/// expires `ttl_ms` after `ts`. So every key of a namespace with a TTL expires that long after
+/// the last write that left it without one: a plain `SET` (which clears a TTL) renews it, a
+/// write that keeps a TTL (`SADD`, `SET … KEEPTTL`) keeps it, and an explicit `EXPIRE` or
+/// `SET … EX` wins. `PERSIST` cannot make such a key permanent: the default applies again.
+pub fn default_ttl(applied: &mut Applied, ts: Timestamp, ttl_ms: Option<u64>) {
+    let Some(ttl_ms) = ttl_ms else { return };
+    let now = ts.physical_ms;
+    let o = &mut applied.object;
+    if applied.changed && o.exists(now) && o.expiry().at_ms.is_none() {
+        set_ttl(o, ts, Ttl::At(now.saturating_add(ttl_ms)));
+    }
+}
+
 fn run(op: &Op, o: &mut Object, node: NodeId, ts: Timestamp, now: u64) -> Result<Outcome, OpError> {
     if o.expiry().is_expired(now) {
         o.renew_expired(ts);

@@ -100,6 +100,19 @@ impl Cluster {
         command: Command,
         preset: Preset,
     ) -> Reply {
+        self.request_in(at, id, key, command, preset, None)
+    }
+
+    /// A request in a namespace of replication factor `n` (`None`: the cluster's).
+    fn request_in(
+        &mut self,
+        at: NodeId,
+        id: u64,
+        key: &str,
+        command: Command,
+        preset: Preset,
+        n: Option<usize>,
+    ) -> Reply {
         let request = Request {
             key: Key {
                 ns: NamespaceId(0),
@@ -108,6 +121,8 @@ impl Cluster {
             command,
             consistency: Consistency::Preset(preset),
             timeout_ms: 100,
+            n,
+            default_ttl_ms: None,
         };
         self.cores
             .get_mut(&at)
@@ -524,6 +539,8 @@ fn put_with(c: &mut Cluster, at: NodeId, id: u64, key: &str, v: &str, level: Lev
         command: put(v),
         consistency: Consistency::Explicit(level),
         timeout_ms: 100,
+        n: None,
+        default_ttl_ms: None,
     };
     c.cores
         .get_mut(&at)
@@ -688,6 +705,8 @@ fn a_late_local_read_from_the_learning_phase_does_not_end_the_write() {
         command: put("v"),
         consistency: Consistency::Preset(Preset::Quorum),
         timeout_ms: 100,
+        n: None,
+        default_ttl_ms: None,
     };
     core.handle_request(now, 1, request);
     let read = core.poll_storage().unwrap();
@@ -817,6 +836,8 @@ fn a_written_reply_counts_the_replicas_that_hold_it() {
         command: put("v"),
         consistency: Consistency::Preset(Preset::All),
         timeout_ms: 100,
+        n: None,
+        default_ttl_ms: None,
     };
     core.handle_request(c.now, 9, request);
     c.run();
@@ -850,4 +871,52 @@ fn a_fallback_that_fails_its_stand_in_leaves_the_hint_with_the_coordinator() {
     let hint = c.hints[&coordinator].get(&(down, b"k".to_vec()));
     assert_eq!(hint.and_then(|o| o.value().cloned()).unwrap(), "v");
     assert!(c.hints[&fallback].is_empty());
+}
+
+#[test]
+fn a_namespace_with_fewer_replicas_keeps_each_key_on_its_first_n_primaries_only() {
+    let mut c = Cluster::new(3, 3);
+    let layout = c.cores[&NodeId(1)].layout().clone();
+    let partition = layout.partition_for_key(NamespaceId(0), b"k");
+    let row = layout
+        .preference_list(partition, 3)
+        .unwrap()
+        .primaries
+        .to_vec();
+    // Through the node that is last in the key's preference list, so the write is forwarded.
+    let reply = c.request_in(row[2], 1, "k", put("v"), Preset::Quorum, Some(1));
+    assert_eq!(reply, done());
+    let holders: Vec<NodeId> = row
+        .iter()
+        .copied()
+        .filter(|node| c.stored(node.0, "k").is_some())
+        .collect();
+    assert_eq!(
+        holders,
+        vec![row[0]],
+        "N=1 keeps the key on its first primary only"
+    );
+    let read = c.request_in(row[1], 2, "k", Command::Get, Preset::All, Some(1));
+    assert_eq!(value(&read).as_deref(), Some(&b"v"[..]));
+    // With that one primary down, an N=1 key is unavailable: no other node may answer for it.
+    c.kill(row[0]);
+    let read = c.request_in(row[1], 3, "k", Command::Get, Preset::One, Some(1));
+    assert!(matches!(read, Reply::Unavailable { .. }), "{read:?}");
+    c.revive(row[0]);
+    let reply = c.request_in(row[1], 4, "k2", put("v"), Preset::Quorum, Some(2));
+    assert_eq!(reply, done());
+    let partition = layout.partition_for_key(NamespaceId(0), b"k2");
+    let row = layout
+        .preference_list(partition, 3)
+        .unwrap()
+        .primaries
+        .to_vec();
+    let holders = row.iter().filter(|n| c.stored(n.0, "k2").is_some()).count();
+    assert_eq!(holders, 2, "N=2 keeps the key on two nodes");
+    assert!(c.stored(row[2].0, "k2").is_none());
+    // An N above the layout's width is refused before anything is written.
+    let applied = c.writes_applied;
+    let reply = c.request_in(row[0], 5, "k3", put("v"), Preset::One, Some(4));
+    assert!(matches!(reply, Reply::Failed { .. }), "{reply:?}");
+    assert_eq!(c.writes_applied, applied);
 }

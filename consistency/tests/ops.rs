@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use kvorum_consistency::crdt::counter::{Float, Number};
-use kvorum_consistency::op::{apply, MAX_STRING_BYTES};
+use kvorum_consistency::op::{apply, default_ttl, MAX_STRING_BYTES};
 use kvorum_consistency::{
     Condition, ExpireCondition, Kind, Object, Op, OpError, Outcome, Plain, Timestamp, Ttl, Value,
     VersionVector,
@@ -20,6 +20,8 @@ struct Key {
     object: Object,
     node: NodeId,
     now: u64,
+    /// The namespace's TTL in ms, if it has one.
+    namespace_ttl: Option<u64>,
 }
 
 impl Key {
@@ -32,6 +34,7 @@ impl Key {
             object: Object::new(),
             node,
             now: START_MS,
+            namespace_ttl: None,
         }
     }
 
@@ -42,7 +45,8 @@ impl Key {
             physical_ms: self.now,
             logical: 0,
         };
-        let applied = apply(&op, &self.object, self.node, ts)?;
+        let mut applied = apply(&op, &self.object, self.node, ts)?;
+        default_ttl(&mut applied, ts, self.namespace_ttl);
         self.object = applied.object;
         Ok(applied.outcome)
     }
@@ -219,6 +223,56 @@ fn set_with_ex_sets_a_ttl_and_a_plain_set_clears_it() {
     key.ok(Op::set(b("b")));
     assert_eq!(key.ttl(), None);
     assert_eq!(key.get(), some("b"));
+}
+
+#[test]
+fn a_namespace_ttl_applies_to_every_write_that_leaves_a_key_without_one() {
+    let mut key = Key::new();
+    key.namespace_ttl = Some(60_000);
+    // A plain SET (which clears a TTL) gets the namespace's, from its own time.
+    key.ok(Op::set(b("a")));
+    assert_eq!(key.ttl(), Some(key.now + 60_000));
+    let first = key.ttl();
+    // A write that keeps the TTL keeps it; a plain SET renews it.
+    key.ok(set_with("b", Condition::Always, Ttl::Keep, false));
+    assert_eq!(key.ttl(), first);
+    key.advance(1_000);
+    key.ok(Op::set(b("c")));
+    assert_eq!(key.ttl(), Some(key.now + 60_000));
+    // An explicit TTL wins, shorter or longer.
+    let at = key.now + 5_000;
+    key.ok(set_with("d", Condition::Always, Ttl::At(at), false));
+    assert_eq!(key.ttl(), Some(at));
+    // PERSIST cannot make the key permanent: the namespace's TTL applies again.
+    key.ok(persist());
+    assert_eq!(key.ttl(), Some(key.now + 60_000));
+    // Sets, hashes and counters created in the namespace get it too; later adds keep it.
+    let mut set = Key::new();
+    set.namespace_ttl = Some(1_000);
+    set.ok(sadd(&["x"]));
+    let created = set.ttl();
+    assert_eq!(created, Some(set.now + 1_000));
+    set.ok(sadd(&["y"]));
+    assert_eq!(set.ttl(), created);
+    set.advance(1_000);
+    assert!(
+        set.members().is_empty(),
+        "the set expired with its namespace TTL"
+    );
+    let mut counter = Key::new();
+    counter.namespace_ttl = Some(1_000);
+    counter.ok(incr(1));
+    assert_eq!(counter.ttl(), Some(counter.now + 1_000));
+    let mut hash = Key::new();
+    hash.namespace_ttl = Some(1_000);
+    hash.ok(hset(&[("f", "v")]));
+    assert_eq!(hash.ttl(), Some(hash.now + 1_000));
+    // A write that changes nothing, and a delete, set no TTL.
+    let mut absent = Key::new();
+    absent.namespace_ttl = Some(1_000);
+    absent.ok(Op::delete());
+    assert_eq!(absent.ttl(), None);
+    assert_eq!(absent.get(), None);
 }
 
 #[test]

@@ -68,6 +68,31 @@ pub struct NodeConfig {
     /// The HTTP admin listener (`/metrics`, `/health`).
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The namespace catalog's limits and gossip.
+    #[serde(default)]
+    pub namespaces: NamespacesConfig,
+}
+
+/// The namespace catalog (docs/NAMESPACES.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamespacesConfig {
+    /// `NAMESPACE CREATE` is refused once the catalog holds this many entries (dropped names
+    /// count until their data is purged). At most 1024, the catalog format's own bound; give
+    /// every node the same value.
+    pub max_namespaces: usize,
+    /// How often each node sends its whole catalog to every peer (changes are also sent at
+    /// once); a node that missed a change catches up within one interval of being reachable.
+    pub sync_interval_ms: u64,
+}
+
+impl Default for NamespacesConfig {
+    fn default() -> Self {
+        NamespacesConfig {
+            max_namespaces: kvorum_consistency::catalog::MAX_ENTRIES,
+            sync_interval_ms: 2_000,
+        }
+    }
 }
 
 /// The HTTP admin listener: Prometheus metrics and a health check. Loopback by default, since
@@ -459,6 +484,25 @@ impl NodeConfig {
                 return invalid(field, "must be at least 1".into());
             }
         }
+        let max = kvorum_consistency::catalog::MAX_ENTRIES;
+        if !(1..=max).contains(&self.namespaces.max_namespaces) {
+            return invalid(
+                "namespaces.max_namespaces",
+                format!(
+                    "must be between 1 and {max}, got {}",
+                    self.namespaces.max_namespaces
+                ),
+            );
+        }
+        if !(100..=600_000).contains(&self.namespaces.sync_interval_ms) {
+            return invalid(
+                "namespaces.sync_interval_ms",
+                format!(
+                    "must be between 100 and 600000 (ms), got {}",
+                    self.namespaces.sync_interval_ms
+                ),
+            );
+        }
         if self.admin.max_request_bytes < MIN_ADMIN_REQUEST_BYTES {
             return invalid(
                 "admin.max_request_bytes",
@@ -571,6 +615,24 @@ node_dir = "tls/n1"
         ))
         .unwrap_err();
         assert!(err.to_string().contains("limits.max_pipeline"), "{err}");
+        for (section, field) in [
+            ("max_namespaces = 0", "namespaces.max_namespaces"),
+            ("max_namespaces = 1025", "namespaces.max_namespaces"),
+            ("sync_interval_ms = 10", "namespaces.sync_interval_ms"),
+            ("sync_interval = 10", "sync_interval"),
+        ] {
+            let err = load(&format!(
+                "replication_factor = 1\n{MINIMAL}[namespaces]\n{section}\n"
+            ))
+            .unwrap_err();
+            assert!(err.to_string().contains(field), "{section}: {err}");
+        }
+        let c = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[namespaces]\nmax_namespaces = 10\n"
+        ))
+        .unwrap();
+        assert_eq!(c.namespaces.max_namespaces, 10);
+        assert_eq!(c.namespaces.sync_interval_ms, 2_000);
     }
 
     #[test]

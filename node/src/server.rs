@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use tracing::Instrument;
 
-use crate::catalog::{self, NamespaceCatalog};
+use crate::catalog::{self, CatalogSettings, NamespaceCatalog};
 use crate::clock;
 use crate::config::{NodeConfig, StorageEngine};
 use crate::driver::{self, DriverParts};
@@ -106,10 +106,14 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     let catalog = Arc::new(
         NamespaceCatalog::load(
             storage.clone(),
-            node,
-            config.replication_factor,
-            config.databases,
-            config.policy().map_err(anyhow::Error::msg)?,
+            CatalogSettings {
+                node,
+                replication: config.replication_factor,
+                max_replication: usize::from(core.layout().width()),
+                databases: config.databases,
+                max_namespaces: config.namespaces.max_namespaces,
+                default_policy: config.policy().map_err(anyhow::Error::msg)?,
+            },
         )
         .context("loading the namespace catalog")?,
     );
@@ -239,7 +243,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
             mesh.clone(),
             catalogs_rx,
             catalog::SyncSettings {
-                interval: catalog::SYNC_INTERVAL,
+                interval: std::time::Duration::from_millis(config.namespaces.sync_interval_ms),
                 peers: config.peers.iter().map(|p| p.id).collect(),
             },
             shutdown.clone(),

@@ -215,15 +215,32 @@ impl Shared {
     /// connection's setting, or a per-command one over it): the namespace's policy, read from
     /// the catalog on every call so changes apply to the next request, fills what is left open
     /// and refuses what its floors forbid.
-    pub fn resolve(&self, ns: NamespaceId, spec: &Spec) -> Result<(Level, u64), ResolveError> {
-        let policy = self.catalog.policy_of(ns)?;
+    pub fn resolve(&self, ns: NamespaceId, spec: &Spec) -> Result<Resolved, ResolveError> {
+        let def = self.catalog.def_of(ns)?;
+        let policy = def.policy;
         let level = policy.resolve(spec)?;
         let timeout_ms = spec
             .or(&policy.default)
             .timeout_ms
             .unwrap_or(self.request_timeout_ms);
-        Ok((level, timeout_ms))
+        Ok(Resolved {
+            level,
+            timeout_ms,
+            n: policy.n,
+            default_ttl_ms: def.ttl_s.map(|s| s.saturating_mul(1_000)),
+        })
     }
+}
+
+/// What a request in a namespace runs with ([`Shared::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    pub level: Level,
+    pub timeout_ms: u64,
+    /// The namespace's replication factor.
+    pub n: usize,
+    /// The namespace's TTL (`NAMESPACE … TTL`), given to every write.
+    pub default_ttl_ms: Option<u64>,
 }
 
 /// Why a request's consistency could not be resolved.

@@ -61,6 +61,8 @@ struct Operation {
     needed: usize,
     key: Key,
     partition: PartitionId,
+    /// The request's namespace TTL, for the write this operation applies.
+    default_ttl_ms: Option<u64>,
     kind: Kind,
 }
 
@@ -247,7 +249,9 @@ impl Coordinator {
                 Some(None) => return,
             }
         }
-        let level = match request.consistency.resolve(view.n).validate(view.n) {
+        // The namespace's N; the layout refuses one above its width (`Failed` below).
+        let n = request.n.unwrap_or(view.n);
+        let level = match request.consistency.resolve(n).validate(n) {
             Ok(level) => level,
             Err(e) => {
                 return reply(
@@ -262,8 +266,9 @@ impl Coordinator {
         };
         let key = request.key.clone();
         let timeout_ms = request.timeout_ms;
+        let default_ttl_ms = request.default_ttl_ms;
         let partition = view.layout.partition_for_key(key.ns, &key.key);
-        let primaries = match view.layout.preference_list(partition, view.n) {
+        let primaries = match view.layout.preference_list(partition, n) {
             Ok(list) => list.primaries.to_vec(),
             Err(e) => {
                 return reply(
@@ -301,7 +306,7 @@ impl Coordinator {
         // Sloppy writes: reachable fallbacks, in preference order, stand in for unreachable
         // primaries and keep the write as a hint for them. Reads count primaries only.
         let standins: Vec<(NodeId, NodeId)> = if is_write && level.sloppy {
-            let list = view.layout.preference_list(partition, view.n);
+            let list = view.layout.preference_list(partition, n);
             let fallbacks = list.map(|l| l.fallbacks.to_vec()).unwrap_or_default();
             fallbacks
                 .into_iter()
@@ -369,6 +374,7 @@ impl Coordinator {
                     node: view.node,
                     ts: self.hlc.now(now.wall_ms),
                     op: write.clone(),
+                    default_ttl_ms: request.default_ttl_ms,
                 };
                 let token = out.storage(key.clone(), partition, StorageOp::Apply(mutation));
                 self.storage.insert(token, op);
@@ -412,6 +418,7 @@ impl Coordinator {
                 needed,
                 key,
                 partition,
+                default_ttl_ms,
                 kind,
             },
         );

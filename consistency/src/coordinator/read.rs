@@ -276,6 +276,7 @@ mod fault_tests {
                 logical: 0,
             },
             op: Op::set(value.to_owned()),
+            default_ttl_ms: None,
         };
         mutation.apply(None).unwrap().object
     }
@@ -304,6 +305,8 @@ mod fault_tests {
             command: Command::Get,
             consistency: Consistency::Preset(Preset::Strong),
             timeout_ms: 100,
+            n: None,
+            default_ttl_ms: None,
         };
         core.handle_request(NOW, 1, request);
         let mut fetch_op = None;

@@ -43,6 +43,7 @@ impl Coordinator {
             node: self.node,
             ts,
             op: write_op,
+            default_ttl_ms: operation.default_ttl_ms,
         };
         let token = out.storage(
             operation.key.clone(),
@@ -260,6 +261,7 @@ impl Coordinator {
                 needed: 1,
                 key,
                 partition,
+                default_ttl_ms: None,
                 kind,
             },
         );

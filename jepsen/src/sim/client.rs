@@ -76,6 +76,8 @@ pub fn request(key_name: &str, command: ClientCommand, level: Level, timeout_ms:
         },
         consistency: level.consistency(),
         timeout_ms,
+        n: None,
+        default_ttl_ms: None,
     }
 }
 

@@ -8,7 +8,7 @@
 //! # Layout
 //! - this file: [`NamespaceCatalog`], the shared handle (state, clock, persistence, lookups).
 //! - `sync`: the `namespace-catalog` task, which sends the catalog to every peer on each change
-//!   and every [`SYNC_INTERVAL`], and merges what peers send (routed to it by the driver).
+//!   and every sync interval (`[namespaces] sync_interval_ms`), and merges what peers send (routed to it by the driver).
 //! - `purge`: the `namespace-purger` task, which deletes the data of dropped namespaces in
 //!   bounded batches.
 //!
@@ -23,7 +23,9 @@ pub mod sync;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use kvorum_consistency::catalog::{Catalog, CatalogError, NamespaceDef, Stamp, DEFAULT_NAME};
+use kvorum_consistency::catalog::{
+    Catalog, CatalogError, NamespaceDef, Stamp, DEFAULT_NAME, MAX_ENTRIES,
+};
 use kvorum_consistency::{Hlc, NamespacePolicy};
 use kvorum_ring::{NamespaceId, NodeId};
 use tokio::sync::Notify;
@@ -31,7 +33,7 @@ use tokio::sync::Notify;
 use crate::storage::{Storage, StorageError};
 
 pub use purge::{run_purger, PurgeSettings};
-pub use sync::{run_sync, SyncSettings, SYNC_INTERVAL};
+pub use sync::{run_sync, SyncSettings};
 
 /// The storage metadata record holding the catalog.
 pub const META_CATALOG: &str = "namespace_catalog";
@@ -54,13 +56,31 @@ pub enum LookupError {
     Gone,
 }
 
+/// What a node's catalog is set up with, from its configuration and layout.
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    pub node: NodeId,
+    pub replication: usize,
+    pub max_replication: usize,
+    pub databases: u32,
+    pub max_namespaces: usize,
+    /// `default`'s policy from the config.
+    pub default_policy: NamespacePolicy,
+}
+
 /// This node's catalog, shared by the RESP connections, the driver and the catalog tasks.
 pub struct NamespaceCatalog {
     node: NodeId,
-    /// The cluster's replication factor: the `N` of every namespace.
+    /// The cluster's replication factor: the `N` of `default` and of a namespace created
+    /// without one.
     pub replication: usize,
+    /// The largest `N` a namespace may have: the layout's balanced width (every node at most).
+    pub max_replication: usize,
     /// `SELECT` accepts 0 to `databases - 1`; created namespaces may map to those.
     pub databases: u32,
+    /// `NAMESPACE CREATE` is refused once the catalog holds this many entries (dropped ones
+    /// included until purged); at most [`kvorum_consistency::catalog::MAX_ENTRIES`].
+    pub max_namespaces: usize,
     /// `default`'s definition from the config, until the catalog holds an altered one.
     default_def: NamespaceDef,
     state: RwLock<Catalog>,
@@ -76,11 +96,16 @@ impl NamespaceCatalog {
     /// Loads the catalog from storage (empty if the data dir has none yet).
     pub fn load(
         storage: Arc<dyn Storage>,
-        node: NodeId,
-        replication: usize,
-        databases: u32,
-        default_policy: NamespacePolicy,
+        settings: CatalogSettings,
     ) -> Result<NamespaceCatalog, CatalogStoreError> {
+        let CatalogSettings {
+            node,
+            replication,
+            max_replication,
+            databases,
+            max_namespaces,
+            default_policy,
+        } = settings;
         let catalog = match storage.get_meta(META_CATALOG)? {
             Some(bytes) => Catalog::decode(&bytes)?,
             None => Catalog::new(),
@@ -96,7 +121,9 @@ impl NamespaceCatalog {
         Ok(NamespaceCatalog {
             node,
             replication,
+            max_replication,
             databases,
+            max_namespaces: max_namespaces.min(MAX_ENTRIES),
             default_def: NamespaceDef {
                 id: NamespaceId::DEFAULT,
                 db: Some(0),
@@ -181,7 +208,12 @@ impl NamespaceCatalog {
 
     /// The policy requests in `ns` run under.
     pub fn policy_of(&self, ns: NamespaceId) -> Result<NamespacePolicy, LookupError> {
-        self.by_id(ns).map(|(_, def)| def.policy)
+        self.def_of(ns).map(|def| def.policy)
+    }
+
+    /// The definition (policy, TTL, db) requests in `ns` run under.
+    pub fn def_of(&self, ns: NamespaceId) -> Result<NamespaceDef, LookupError> {
+        self.by_id(ns).map(|(_, def)| def)
     }
 
     /// Ids whose data the purger deletes.
@@ -249,8 +281,19 @@ mod tests {
     use super::*;
     use crate::storage::MemStorage;
 
+    fn settings() -> CatalogSettings {
+        CatalogSettings {
+            node: NodeId(1),
+            replication: 3,
+            max_replication: 3,
+            databases: 16,
+            max_namespaces: MAX_ENTRIES,
+            default_policy: NamespacePolicy::new(3),
+        }
+    }
+
     fn catalog(storage: Arc<dyn Storage>) -> NamespaceCatalog {
-        NamespaceCatalog::load(storage, NodeId(1), 3, 16, NamespacePolicy::new(3)).unwrap()
+        NamespaceCatalog::load(storage, settings()).unwrap()
     }
 
     #[test]
@@ -285,8 +328,6 @@ mod tests {
     fn a_corrupt_record_refuses_to_load() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
         storage.put_meta(META_CATALOG, &[7, 1, 2]).unwrap();
-        assert!(
-            NamespaceCatalog::load(storage, NodeId(1), 3, 16, NamespacePolicy::new(3)).is_err()
-        );
+        assert!(NamespaceCatalog::load(storage, settings()).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! The `namespace-catalog` task: spreads this node's catalog and merges the peers'.
 //!
 //! It sends the whole catalog (small: at most [`kvorum_consistency::catalog::MAX_ENTRIES`]
-//! entries) to every peer on each local or merged change and every [`SYNC_INTERVAL`], so a
+//! entries) to every peer on each local or merged change and every sync interval
+//! (`[namespaces] sync_interval_ms`, 2 s by default), so a
 //! node that was down, paused or cut off catches up within one interval of being reachable
 //! again. Catalogs from peers arrive from the replication driver on a bounded queue; when the
 //! merged catalog still differs from the one received, the sender is missing something and gets
@@ -19,14 +20,12 @@ use tokio::sync::{mpsc, watch};
 use super::NamespaceCatalog;
 use crate::peer::Mesh;
 
-/// How often the catalog is sent to every peer even when nothing changed.
-pub const SYNC_INTERVAL: Duration = Duration::from_secs(2);
-
 /// Catalogs received from peers waiting to be merged; when full, the driver drops new ones
-/// (the sender sends again within [`SYNC_INTERVAL`]).
+/// (the sender sends again within its sync interval).
 pub const INCOMING_QUEUE: usize = 64;
 
 pub struct SyncSettings {
+    /// How often the catalog is sent to every peer even when nothing changed.
     pub interval: Duration,
     /// Every other node of the cluster.
     pub peers: Vec<u64>,

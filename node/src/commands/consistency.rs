@@ -35,7 +35,7 @@ pub fn consistency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         };
         let spec = ctx.session.consistency.or(&default);
         let shown = match ctx.shared.resolve(ns, &ctx.session.consistency) {
-            Ok((level, timeout_ms)) => format!("{spec}: {level}, TIMEOUT={timeout_ms}"),
+            Ok(r) => format!("{spec}: {}, TIMEOUT={}", r.level, r.timeout_ms),
             Err(e) => format!("{spec}: {e}"),
         };
         return Frame::bulk(shown).into();

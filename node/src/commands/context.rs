@@ -25,7 +25,12 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
 ];
 
 pub fn getctx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let lww = ctx.shared.policy.conflict == Conflict::Lww;
+    // The connection's namespace decides; a namespace that is gone fails the request below.
+    let lww = ctx
+        .shared
+        .catalog
+        .policy_of(ctx.session.namespace)
+        .is_ok_and(|p| p.conflict == Conflict::Lww);
     requests(
         ctx,
         [(&args[1], Command::Get)],

@@ -15,6 +15,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
+use kvorum_consistency::catalog::DEFAULT_NAME;
 use kvorum_consistency::{Command, KeyPage, Op, Reply};
 use kvorum_resp::Frame;
 use kvorum_ring::NamespaceId;
@@ -158,25 +159,51 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     })
 }
 
-/// `FLUSHALL [ASYNC | SYNC]`: `FLUSHDB` of every database.
+/// `FLUSHALL [ASYNC | SYNC]`: `FLUSHDB` of every namespace, `default` first, then the others
+/// by name, each at the connection's consistency resolved against that namespace's policy (a
+/// namespace whose floors refuse it refuses the whole command before anything is deleted).
 pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if let Err(e) = flush_mode(args) {
         return e.into();
     }
-    let databases = ctx.shared.view.databases;
-    steps(ctx, move |s| async move {
-        for db in 0..databases {
-            if let Err(e) = flush(&s.with_namespace(NamespaceId(db))).await {
-                return if db == 0 {
+    let catalog = ctx.shared.catalog.snapshot();
+    let mut targets = vec![(DEFAULT_NAME.to_owned(), NamespaceId::DEFAULT)];
+    targets.extend(
+        catalog
+            .resolved()
+            .iter()
+            .filter(|r| r.usable && r.name != DEFAULT_NAME)
+            .map(|r| (r.name.to_owned(), r.def.id)),
+    );
+    let spec = ctx.request_spec();
+    let mut submitters = Vec::with_capacity(targets.len());
+    for (name, ns) in targets {
+        match ctx.submitter_in(ns, &spec) {
+            Ok(s) => submitters.push((name, s)),
+            Err(e) => {
+                return Frame::error(format!(
+                    "ERR FLUSHALL refused in namespace '{name}', nothing was deleted: {}",
+                    frame_text(&e).trim_start_matches("ERR ")
+                ))
+                .into()
+            }
+        }
+    }
+    Outcome::Later(Box::pin(async move {
+        let mut flushed: Vec<String> = Vec::new();
+        for (name, s) in submitters {
+            if let Err(e) = flush(&s).await {
+                return if flushed.is_empty() {
                     e
                 } else {
-                    let done = format!("databases 0 to {} were flushed", db - 1);
+                    let done = format!("namespaces {} were flushed", flushed.join(", "));
                     partial("FLUSHALL", &done, &e)
                 };
             }
+            flushed.push(name);
         }
         Frame::ok()
-    })
+    }))
 }
 
 fn flush_mode(args: &[Bytes]) -> Result<(), Frame> {
@@ -217,13 +244,18 @@ async fn flush(s: &Submitter) -> Result<Frame, Frame> {
 
 /// The error of a walk that failed after some of its work was done.
 fn partial(command: &str, done: &str, error: &Frame) -> Frame {
-    let reason = error
-        .as_bytes()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
+    let reason = frame_text(error);
     Frame::error(format!(
         "ERR {command} partially applied: {done}; then: {reason}"
     ))
+}
+
+/// An error frame's text.
+fn frame_text(error: &Frame) -> String {
+    error
+        .as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Every page of the namespace, in order.

@@ -205,6 +205,10 @@ pub struct Submitter {
     ns: NamespaceId,
     level: Level,
     timeout_ms: u64,
+    /// The namespace's replication factor, sent with each request.
+    n: usize,
+    /// The namespace's TTL, sent with each request.
+    default_ttl_ms: Option<u64>,
     max_key_bytes: usize,
     /// The connection, whose last write's acknowledgements `WAIT` reports.
     client: Arc<ClientEntry>,
@@ -213,11 +217,6 @@ pub struct Submitter {
 impl Submitter {
     pub fn timeout_ms(&self) -> u64 {
         self.timeout_ms
-    }
-
-    /// The same submitter for another namespace (`FLUSHALL`).
-    pub fn with_namespace(&self, ns: NamespaceId) -> Submitter {
-        Submitter { ns, ..self.clone() }
     }
 
     /// A page of this namespace's live keys from `from_hash` (see [`crate::keyspace`]), within
@@ -257,6 +256,8 @@ impl Submitter {
             command,
             consistency: Consistency::Explicit(self.level),
             timeout_ms: self.timeout_ms,
+            n: Some(self.n),
+            default_ttl_ms: self.default_ttl_ms,
         };
         let queued = self.driver.try_submit(Work::Request(request));
         let client = self.client.clone();
@@ -281,19 +282,31 @@ impl Ctx<'_> {
     /// The submitter of this command: the namespace of the connection, its consistency (or the
     /// per-command one of `WITH`) resolved against the namespace's policy.
     pub fn submitter(&self) -> Result<Submitter, Frame> {
-        let spec = match &self.command_spec {
+        self.submitter_in(self.session.namespace, &self.request_spec())
+    }
+
+    /// The consistency this command asked for: `WITH`'s over the connection's.
+    pub fn request_spec(&self) -> Spec {
+        match &self.command_spec {
             Some(spec) => spec.or(&self.session.consistency),
             None => self.session.consistency.clone(),
-        };
-        let (level, timeout_ms) = self
+        }
+    }
+
+    /// A submitter for namespace `ns` under `spec`, resolved against that namespace's policy
+    /// (its defaults, floors and `N`).
+    pub fn submitter_in(&self, ns: NamespaceId, spec: &Spec) -> Result<Submitter, Frame> {
+        let resolved = self
             .shared
-            .resolve(self.session.namespace, &spec)
+            .resolve(ns, spec)
             .map_err(|e| Frame::error(format!("ERR {e}")))?;
         Ok(Submitter {
             driver: self.shared.driver.clone(),
-            ns: self.session.namespace,
-            level,
-            timeout_ms,
+            ns,
+            level: resolved.level,
+            timeout_ms: resolved.timeout_ms,
+            n: resolved.n,
+            default_ttl_ms: resolved.default_ttl_ms,
             max_key_bytes: self.shared.max_key_bytes,
             client: self.session.client.clone(),
         })

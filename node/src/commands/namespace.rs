@@ -6,6 +6,8 @@
 //!   TTL); `MODE`, `R` and `W` together make the default consistency, so giving any of them
 //!   recomputes it (a missing `MODE` keeps the current one, a missing `R`/`W` takes the mode's
 //!   default).
+//!   Changing `N` is refused while the namespace holds keys (nothing moves keys yet), and for
+//!   `default`, whose `N` the bare databases share.
 //! - `NAMESPACE DROP name [FORCE]`: refused while the namespace holds live keys, unless `FORCE`;
 //!   the data is then deleted in the background on every node.
 //! - `NAMESPACE LIST`, `NAMESPACE INFO name`, `NAMESPACE USE name` (this connection only).
@@ -22,7 +24,7 @@ use kvorum_consistency::{majority, Conflict, Mode, Preset, Spec};
 use kvorum_resp::Frame;
 use kvorum_ring::NamespaceId;
 
-use super::{is, printable, spec, syntax_error, CommandSpec, Ctx, Outcome, NO_KEYS};
+use super::{is, printable, spec, syntax_error, CommandSpec, Ctx, Outcome, Submitter, NO_KEYS};
 use crate::catalog::NamespaceCatalog;
 
 /// The commands of this family.
@@ -190,25 +192,90 @@ fn create(ctx: &mut Ctx<'_>, name: String, options: Options) -> Outcome {
             created: stamp,
         };
         let def = options.apply(catalog, base, true)?;
+        if c.entries().len() >= catalog.max_namespaces && !c.entries().contains_key(&name) {
+            return Err(format!(
+                "the catalog holds {} namespaces (dropped ones count until purged), the limit \
+                 set by [namespaces] max_namespaces",
+                c.entries().len()
+            ));
+        }
         c.create(&name, def, stamp).map_err(|e| e.to_string())?;
         Ok(())
     })
+    .into()
 }
 
 fn alter(ctx: &mut Ctx<'_>, name: String, options: Options) -> Outcome {
     let catalog = ctx.shared.catalog.clone();
-    change(catalog, move |catalog, c, stamp, default_def| {
-        let current = if name == DEFAULT_NAME {
-            default_def.clone()
-        } else {
-            c.get(&name)
-                .cloned()
-                .ok_or_else(|| format!("no such namespace '{name}'"))?
-        };
-        let def = options.apply(catalog, current, false)?;
-        c.alter(&name, Some(default_def), stamp, |d| *d = def)
-            .map_err(|e| e.to_string())
-    })
+    if name == DEFAULT_NAME && options.n.is_some_and(|n| n != catalog.replication) {
+        // Bare databases share `default`'s definition: their keys would move too.
+        return Frame::error(format!(
+            "ERR N of 'default' is the cluster's replication_factor ({}), which the bare \
+             databases share; create a namespace with its own N instead",
+            catalog.replication
+        ))
+        .into();
+    }
+    // Changing N moves every key's replica set, and nothing moves keys yet: N may change only
+    // while the namespace holds none, so no key is ever left on fewer replicas than its N.
+    let moving = ctx
+        .shared
+        .catalog
+        .lookup(&name)
+        .filter(|d| options.n.is_some_and(|n| n != d.policy.n));
+    let shown = name.clone();
+    let checked = moving.clone();
+    let alter_it = move |catalog: Arc<NamespaceCatalog>| {
+        change(catalog, move |catalog, c, stamp, default_def| {
+            let current = if name == DEFAULT_NAME {
+                default_def.clone()
+            } else {
+                c.get(&name)
+                    .cloned()
+                    .ok_or_else(|| format!("no such namespace '{name}'"))?
+            };
+            // The emptiness check was made for this very namespace and N.
+            if let Some(checked) = &checked {
+                if current.id != checked.id || current.policy.n != checked.policy.n {
+                    return Err(format!(
+                        "namespace '{name}' changed during the ALTER; nothing was changed"
+                    ));
+                }
+            }
+            let def = options.apply(catalog, current, false)?;
+            c.alter(&name, Some(default_def), stamp, |d| *d = def)
+                .map_err(|e| e.to_string())
+        })
+    };
+    let Some(def) = moving else {
+        return alter_it(catalog).into();
+    };
+    let submitter = match ctx.submitter_in(def.id, &Spec::default()) {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    Outcome::Later(Box::pin(async move {
+        match holds_keys(&submitter).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Frame::error(format!(
+                    "ERR N of namespace '{shown}' cannot change while it holds keys: they would \
+                     have to move to their new replicas, which kvorum does not do yet (create a \
+                     namespace with the new N and copy the keys, or empty this one first)"
+                ))
+            }
+            Err(e) => {
+                return Frame::error(format!(
+                    "ERR cannot tell whether namespace '{shown}' is empty, so N was not \
+                     changed: {e}"
+                ))
+            }
+        }
+        match tokio::task::spawn_blocking(move || alter_it(catalog)).await {
+            Ok(frame) => frame,
+            Err(e) => Frame::error(format!("ERR the catalog change failed: {e}")),
+        }
+    }))
 }
 
 fn drop_namespace(ctx: &mut Ctx<'_>, name: String, force: bool) -> Outcome {
@@ -238,33 +305,24 @@ fn drop_namespace(ctx: &mut Ctx<'_>, name: String, force: bool) -> Outcome {
         // Now, like CREATE and ALTER, so that the pipeline after it sees the drop.
         return drop_it(&catalog).into();
     }
-    // The emptiness check lists keys like DBSIZE; it runs under the default namespace's
-    // policy so that it works from a connection whose own namespace is gone.
-    let saved = ctx.session.namespace;
-    ctx.session.namespace = NamespaceId::DEFAULT;
-    let submitter = ctx.submitter();
-    ctx.session.namespace = saved;
-    let submitter = match submitter {
-        Ok(s) => s.with_namespace(def.id),
+    let submitter = match ctx.submitter_in(def.id, &Spec::default()) {
+        Ok(s) => s,
         Err(e) => return e.into(),
     };
     Outcome::Later(Box::pin(async move {
-        let mut next = Some(0);
-        while let Some(at) = next {
-            match submitter.list(at, 1).await {
-                Ok(page) if !page.keys.is_empty() => {
-                    return Frame::error(format!(
-                        "ERR namespace '{shown}' is not empty; NAMESPACE DROP {shown} FORCE \
-                             drops it and deletes its keys in the background"
-                    ))
-                }
-                Ok(page) => next = page.next,
-                Err(e) => {
-                    return Frame::error(format!(
-                        "ERR cannot tell whether namespace '{shown}' is empty, so it was not \
-                             dropped: {e}"
-                    ))
-                }
+        match holds_keys(&submitter).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Frame::error(format!(
+                    "ERR namespace '{shown}' is not empty; NAMESPACE DROP {shown} FORCE \
+                     drops it and deletes its keys in the background"
+                ))
+            }
+            Err(e) => {
+                return Frame::error(format!(
+                    "ERR cannot tell whether namespace '{shown}' is empty, so it was not \
+                     dropped: {e}"
+                ))
             }
         }
         match tokio::task::spawn_blocking(move || drop_it(&catalog)).await {
@@ -272,6 +330,21 @@ fn drop_namespace(ctx: &mut Ctx<'_>, name: String, force: bool) -> Outcome {
             Err(e) => Frame::error(format!("ERR the catalog change failed: {e}")),
         }
     }))
+}
+
+/// Whether the namespace holds a live key: a walk like `DBSIZE`'s that stops at the first one.
+/// It runs under the namespace's own default consistency, not the connection's, so that a
+/// connection whose namespace is gone (or whose settings the floors refuse) can still check.
+async fn holds_keys(submitter: &Submitter) -> Result<bool, String> {
+    let mut next = Some(0);
+    while let Some(at) = next {
+        let page = submitter.list(at, 1).await?;
+        if !page.keys.is_empty() {
+            return Ok(true);
+        }
+        next = page.next;
+    }
+    Ok(false)
 }
 
 /// Runs a create or alter now, on the connection's task: it writes and syncs the catalog, a
@@ -285,7 +358,7 @@ fn change(
         kvorum_consistency::Stamp,
         &NamespaceDef,
     ) -> Result<(), String>,
-) -> Outcome {
+) -> Frame {
     let result = catalog.change(|c, stamp, default_def| {
         build(&catalog, c, stamp, default_def).map_err(CatalogError::Invalid)
     });
@@ -293,7 +366,6 @@ fn change(
         Ok(()) => Frame::ok(),
         Err(e) => Frame::error(format!("ERR {e}")),
     }
-    .into()
 }
 
 /// The options of `CREATE` and `ALTER`, as given.
@@ -402,21 +474,17 @@ impl Options {
         mut def: NamespaceDef,
         creating: bool,
     ) -> Result<NamespaceDef, String> {
-        let n = catalog.replication;
-        if let Some(asked) = self.n.filter(|&asked| asked != n) {
-            // Placement uses the cluster's N for every key; a namespace with fewer replicas
-            // would need its own preference lists, and changing N under data would need its
-            // keys moved. Neither exists yet, so N is refused rather than silently ignored.
-            return Err(format!(
-                "N={asked} is not supported yet: every namespace has the cluster's replication \
-                 factor {n}{}",
-                if creating {
-                    ""
-                } else {
-                    " (changing N of a namespace would also need its data moved)"
-                }
-            ));
-        }
+        let max = catalog.max_replication;
+        let n = match self.n {
+            Some(asked) if asked > max => {
+                return Err(format!(
+                    "N={asked} is above {max}, the most replicas this cluster's layout places \
+                     (its balanced width: the node count, at most the layout's configured width)"
+                ))
+            }
+            Some(asked) => asked,
+            None => def.policy.n,
+        };
         let policy = &mut def.policy;
         policy.n = n;
         if let Some(c) = self.conflict {

@@ -108,6 +108,7 @@ impl TestCluster {
                     ..Default::default()
                 },
                 expiry: Default::default(),
+                namespaces: Default::default(),
                 hints: kvorum_node::config::HintsConfig {
                     handoff_interval_ms: 200,
                     ..Default::default()
