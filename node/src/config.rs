@@ -635,6 +635,55 @@ node_dir = "tls/n1"
         assert_eq!(c.namespaces.sync_interval_ms, 2_000);
     }
 
+    /// Every field a config can hold (each section's, by name) has a row in docs/CONFIG.md.
+    #[test]
+    fn every_field_is_documented() {
+        let mut c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        c.auth.requirepass = Some("x".into());
+        c.peers.push(PeerEntry {
+            id: 2,
+            addr: "127.0.0.1:7380".parse().unwrap(),
+            resp: Some("127.0.0.1:6380".parse().unwrap()),
+        });
+        let doc = include_str!("../../docs/CONFIG.md");
+        let toml::Value::Table(top) = toml::Value::try_from(&c).unwrap() else {
+            panic!("a config serialises to a table");
+        };
+        // (what the doc must contain, the field it stands for)
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        for (name, value) in &top {
+            let tables: Vec<&toml::Table> = match value {
+                toml::Value::Table(t) => {
+                    wanted.push((format!("## `[{name}]`"), format!("[{name}]")));
+                    vec![t]
+                }
+                toml::Value::Array(a) => {
+                    wanted.push((format!("| `{name}` |"), name.clone()));
+                    a.iter().filter_map(|v| v.as_table()).collect()
+                }
+                _ => {
+                    wanted.push((format!("| `{name}` |"), name.clone()));
+                    Vec::new()
+                }
+            };
+            for field in tables.iter().flat_map(|t| t.keys()) {
+                // A list's entries (`peers`) are described in the list's own row.
+                let pattern = if value.is_array() {
+                    format!("`{field}`")
+                } else {
+                    format!("| `{field}` |")
+                };
+                wanted.push((pattern, format!("{name}.{field}")));
+            }
+        }
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|(pattern, _)| !doc.contains(pattern.as_str()))
+            .map(|(_, field)| field)
+            .collect();
+        assert!(missing.is_empty(), "not in docs/CONFIG.md: {missing:?}");
+    }
+
     #[test]
     fn the_password_and_databases_are_read_checked_and_never_printed() {
         let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
