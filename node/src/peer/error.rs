@@ -97,46 +97,4 @@ pub enum SendError {
     },
 }
 
-/// A frame could not be encoded, read or decoded.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    /// The frame body is longer than the configured maximum (checked before any allocation).
-    #[error("frame body of {len} bytes exceeds the limit of {max} bytes")]
-    TooLarge { len: u64, max: usize },
-    /// The body starts with a format version this build does not speak.
-    #[error("unsupported frame version {version} (this build speaks {supported})")]
-    UnsupportedVersion { version: u8, supported: u8 },
-    /// The body is empty, so it has no version byte.
-    #[error("empty frame body")]
-    Empty,
-    /// The payload is not a valid encoding of the expected message.
-    #[error("cannot decode message: {source}")]
-    Decode {
-        #[source]
-        source: rmp_serde::decode::Error,
-    },
-    /// The payload decoded but left bytes over, so sender and receiver disagree on the format.
-    #[error("{trailing} unexpected bytes after the message")]
-    TrailingBytes { trailing: usize },
-    /// The message could not be serialized.
-    #[error("cannot encode message: {source}")]
-    Encode {
-        #[source]
-        source: rmp_serde::encode::Error,
-    },
-    /// The stream ended in the middle of a frame.
-    #[error("stream ended inside a frame ({read} of {expected} bytes)")]
-    Truncated { read: usize, expected: usize },
-    /// Reading from the QUIC stream failed (connection lost, stream reset).
-    #[error("stream read failed: {source}")]
-    Read {
-        #[source]
-        source: quinn::ReadError,
-    },
-    /// Writing to the QUIC stream failed (connection lost, stream stopped).
-    #[error("stream write failed: {source}")]
-    Write {
-        #[source]
-        source: quinn::WriteError,
-    },
-}
+pub use kvorum_wire::FrameError;
