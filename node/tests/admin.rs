@@ -1,5 +1,6 @@
 //! `ADMIN` and `kvorum admin` against a real 3-node cluster: the JSON documents, the key
-//! report across replicas, and a paused node shown as down.
+//! report across replicas, a paused node shown as down, and the namespace listing compared
+//! across nodes (with the key report taking its N from the key's namespace).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -169,4 +170,143 @@ fn admin_status_shows_a_paused_node_down_within_seconds() {
     assert!(text.contains("unreachable"), "{text}");
     assert!(text.contains("down"), "{text}");
     c.pause(2, false);
+}
+
+/// The namespaces of an `ADMIN NAMESPACES` (or merged) document, by name.
+fn namespace<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no namespace {name} in {doc}"))
+}
+
+#[test]
+fn admin_namespaces_lists_every_namespace_and_compares_the_catalogs() {
+    let c = TestCluster::start(3, 3);
+    // `sessions` has its own N, below the cluster's 3.
+    for create in [
+        "NAMESPACE CREATE sessions N 2 MODE eventual W 1 CONFLICT lww DB 1 TTL 3600",
+        "NAMESPACE CREATE accounts MODE strong MIN_W 2 ALLOW_SLOPPY no DB 2",
+    ] {
+        let words: Vec<&str> = create.split_whitespace().collect();
+        assert_eq!(c.command(0, &words, None), "+OK\r\n", "{create}");
+    }
+    // The other nodes learn both from n1's catalog pushes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for i in 1..3 {
+        loop {
+            let doc = admin(&c, i, &["NAMESPACES"]);
+            let names: Vec<&str> = doc["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|n| n["name"].as_str())
+                .collect();
+            if names == ["accounts", "default", "sessions"] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {}: {doc}", i + 1);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // One node's own document: every namespace with its settings as requests see them.
+    let doc = admin(&c, 1, &["NAMESPACES"]);
+    assert_eq!(doc["node"], 2);
+    assert_eq!(doc["catalog"]["entries"], 2, "{doc}");
+    assert_eq!(doc["catalog"]["dropped"], 0, "{doc}");
+    assert_eq!(doc["conflicts"], serde_json::json!([]));
+    let default = namespace(&doc, "default");
+    assert_eq!((&default["id"], &default["db"]), (&0.into(), &0.into()));
+    assert_eq!(default["consistency"]["mode"], "quorum");
+    assert!(c
+        .command(0, &["ADMIN", "NAMESPACES", "extra"], None)
+        .starts_with("-ERR"));
+    assert!(c
+        .command(0, &["ADMIN", "HELP"], None)
+        .contains("ADMIN NAMESPACES"));
+
+    // The CLI asks every node and finds the same catalog everywhere.
+    let (ok, out, err) = cli(&c, 0, &["namespaces", "--json"]);
+    assert!(ok, "{err}");
+    let merged: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(merged["format"], 1);
+    assert_eq!(merged["identical"], true, "{merged}");
+    assert_eq!(merged["differences"], serde_json::json!([]));
+    let nodes = merged["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|n| n["reachable"] == true), "{merged}");
+    let sessions = namespace(&merged, "sessions");
+    assert_eq!(sessions["db"], 1);
+    assert_eq!(sessions["usable"], true);
+    assert_eq!(sessions["n"], 2);
+    assert_eq!(sessions["consistency"]["mode"], "eventual");
+    assert_eq!(sessions["consistency"]["w"], 1);
+    assert_eq!(sessions["conflict"], "lww");
+    assert_eq!(sessions["allow_sloppy"], true);
+    assert_eq!(sessions["ttl_s"], 3600);
+    let accounts = namespace(&merged, "accounts");
+    assert_eq!(accounts["db"], 2);
+    assert_eq!(accounts["consistency"]["mode"], "strong");
+    assert_eq!(
+        (&accounts["consistency"]["r"], &accounts["consistency"]["w"]),
+        (&2.into(), &2.into())
+    );
+    assert_eq!(
+        (&accounts["min_r"], &accounts["min_w"]),
+        (&1.into(), &2.into())
+    );
+    assert_eq!(accounts["allow_sloppy"], false);
+    assert_eq!(accounts["conflict"], "siblings");
+    assert_eq!(accounts["ttl_s"], Value::Null);
+    assert!(accounts["id"].as_u64().unwrap() >= 1 << 31);
+
+    // The table: one row per namespace, and the verdict.
+    let (ok, text, err) = cli(&c, 0, &["namespaces"]);
+    assert!(ok, "{err}");
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {text}"))
+            .to_owned()
+    };
+    let sessions = row("sessions");
+    for cell in ["eventual R=1 W=1", "lww", "yes", "1h0m"] {
+        assert!(sessions.contains(cell), "{cell}: {text}");
+    }
+    let accounts = row("accounts");
+    for cell in ["strong R=2 W=2", "siblings", "R>=1 W>=2", "no"] {
+        assert!(accounts.contains(cell), "{cell}: {text}");
+    }
+    assert!(row("default").contains("quorum R=2 W=2"), "{text}");
+    assert!(text.contains("all 3 nodes hold the same catalog"), "{text}");
+
+    // A key of db 1 belongs to the namespace mapped to it and is placed with that one's N (2,
+    // below the cluster's 3): two primaries, the third node a fallback.
+    let key = admin(&c, 2, &["KEY", "1", "cart:7"]);
+    assert_eq!(key["namespace_name"], "sessions", "{key}");
+    assert_eq!(key["namespace"], namespace(&merged, "sessions")["id"]);
+    assert_eq!(key["replication"], 2, "{key}");
+    assert_eq!(key["preference"].as_array().unwrap().len(), 2, "{key}");
+    assert_eq!(key["fallbacks"].as_array().unwrap().len(), 1, "{key}");
+    assert_eq!(key["replicas"].as_array().unwrap().len(), 2, "{key}");
+    let key = admin(&c, 2, &["KEY", "0", "cart:7"]);
+    assert_eq!(key["namespace_name"], "default", "{key}");
+    assert_eq!(key["preference"].as_array().unwrap().len(), 3, "{key}");
+
+    // A node that does not answer is reported, and the others are still compared.
+    c.pause(2, true);
+    let (ok, text, err) = cli(&c, 0, &["namespaces"]);
+    c.pause(2, false);
+    assert!(ok, "{err}");
+    assert!(
+        text.contains("n3 (") && text.contains("unreachable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the 2 answering nodes hold the same catalog"),
+        "{text}"
+    );
 }

@@ -1,13 +1,18 @@
 //! Several nodes' `ADMIN` documents merged into one (what `--json` prints), and the human
 //! rendering of each document. Pure functions of JSON values, so they are tested without a
 //! cluster.
+//!
+//! - status: every node's `ADMIN STATUS`, and the liveness matrix;
+//! - namespaces: every node's `ADMIN NAMESPACES`, compared namespace by namespace with the
+//!   node asked first, so a node that missed a change is named with the namespace it differs in;
+//! - ring, hints, key: one node's document (key with the other replicas' copies filled in).
 
 use serde_json::{json, Map, Value};
 
 use super::table::{self, render};
 
-/// One node's answer to `ADMIN STATUS`, or why there was none.
-pub struct StatusAnswer {
+/// One node's answer to an `ADMIN` command (`STATUS`, `NAMESPACES`), or why there was none.
+pub struct NodeAnswer {
     /// The node's id, if known before asking (peers listed by another node).
     pub id: Option<u64>,
     pub resp: String,
@@ -16,7 +21,7 @@ pub struct StatusAnswer {
 
 /// The merged status: every node asked, each with its own status or the error, by node id
 /// (nodes of unknown id last, in the order asked).
-pub fn merge_status(asked: &str, answers: Vec<StatusAnswer>) -> Value {
+pub fn merge_status(asked: &str, answers: Vec<NodeAnswer>) -> Value {
     let mut nodes: Vec<(Option<u64>, Value)> = answers
         .into_iter()
         .map(|a| {
@@ -212,6 +217,237 @@ pub fn hints_table(hints: &Value) -> String {
     out
 }
 
+/// The node's id from its answer, else the one known before asking.
+fn answer_id(answer: &NodeAnswer) -> Option<u64> {
+    answer
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|d| d["node"].as_u64())
+        .or(answer.id)
+}
+
+/// The namespaces of an `ADMIN NAMESPACES` document, by name.
+fn namespaces_by_name(document: &Value) -> std::collections::BTreeMap<String, &Value> {
+    document["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["name"].as_str().map(|name| (name.to_owned(), n)))
+        .collect()
+}
+
+/// How `theirs` (node `node`'s document) differs from `reference`: one entry per namespace it
+/// lacks, has in addition, or holds with other settings (naming the fields), and one for the
+/// catalog as a whole when only dropped entries differ (the digests do, the namespaces not).
+fn catalog_differences(reference: &Value, theirs: &Value, node: Option<u64>) -> Vec<Value> {
+    let ours = namespaces_by_name(reference);
+    let other = namespaces_by_name(theirs);
+    let mut names: Vec<&String> = ours.keys().chain(other.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        let difference = match (ours.get(name), other.get(name)) {
+            (Some(_), None) => json!({ "node": node, "namespace": name, "difference": "missing" }),
+            (None, Some(_)) => json!({ "node": node, "namespace": name, "difference": "extra" }),
+            (Some(a), Some(b)) if a != b => {
+                let mut fields: Vec<&String> = a
+                    .as_object()
+                    .into_iter()
+                    .chain(b.as_object())
+                    .flat_map(|m| m.keys())
+                    .filter(|k| a.get(k.as_str()) != b.get(k.as_str()))
+                    .collect();
+                fields.sort();
+                fields.dedup();
+                json!({ "node": node, "namespace": name, "difference": "settings", "fields": fields })
+            }
+            _ => continue,
+        };
+        out.push(difference);
+    }
+    let (digest, their_digest) = (
+        &reference["catalog"]["digest"],
+        &theirs["catalog"]["digest"],
+    );
+    if out.is_empty() && digest != their_digest {
+        out.push(json!({
+            "node": node,
+            "namespace": Value::Null,
+            "difference": "dropped",
+            "digests": [digest, their_digest],
+        }));
+    }
+    out
+}
+
+/// The merged namespace listing: the reference catalog (the first node that answered, the one
+/// asked), every node's own document or error, and how each answering node's catalog differs
+/// from the reference. Nodes by id (unknown ids last); unreachable nodes take no part in the
+/// comparison.
+pub fn merge_namespaces(asked: &str, answers: Vec<NodeAnswer>) -> Value {
+    let reference = answers
+        .iter()
+        .find_map(|a| a.result.as_ref().ok())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut differences = Vec::new();
+    let mut nodes: Vec<(Option<u64>, Value)> = answers
+        .into_iter()
+        .map(|a| {
+            let id = answer_id(&a);
+            let entry = match a.result {
+                Ok(document) => {
+                    differences.extend(catalog_differences(&reference, &document, id));
+                    json!({ "id": id, "resp": a.resp, "reachable": true, "namespaces": document })
+                }
+                Err(error) => {
+                    json!({ "id": id, "resp": a.resp, "reachable": false, "error": error })
+                }
+            };
+            (id, entry)
+        })
+        .collect();
+    nodes.sort_by_key(|(id, _)| id.unwrap_or(u64::MAX));
+    json!({
+        "format": crate::commands::admin::FORMAT,
+        "asked": asked,
+        "reference": reference["node"],
+        "identical": differences.is_empty(),
+        "differences": differences,
+        "catalog": reference["catalog"],
+        "namespaces": reference["namespaces"],
+        "conflicts": reference["conflicts"],
+        "nodes": nodes.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+    })
+}
+
+fn node_name(id: &Value) -> String {
+    id.as_u64().map_or("?".to_owned(), |id| format!("n{id}"))
+}
+
+/// The reference catalog's namespaces as a table, its conflicts, and one line on whether every
+/// answering node holds the same catalog (else one line per difference), then the nodes that
+/// did not answer.
+pub fn namespaces_table(merged: &Value) -> String {
+    let rows: Vec<Vec<String>> = merged["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let c = &n["consistency"];
+            let mut name = text(&n["name"]);
+            if n["usable"].as_bool() == Some(false) {
+                name.push_str(" (unusable)");
+            }
+            vec![
+                name,
+                text(&n["db"]),
+                text(&n["n"]),
+                format!(
+                    "{} R={} W={}",
+                    text(&c["mode"]),
+                    text(&c["r"]),
+                    text(&c["w"])
+                ),
+                text(&n["conflict"]),
+                format!("R>={} W>={}", text(&n["min_r"]), text(&n["min_w"])),
+                yes_no(n.get("allow_sloppy")),
+                n["ttl_s"].as_u64().map_or("-".to_owned(), table::duration),
+            ]
+        })
+        .collect();
+    let mut out = render(
+        &[
+            "NAME",
+            "DB",
+            "N",
+            "CONSISTENCY",
+            "CONFLICT",
+            "FLOORS",
+            "SLOPPY",
+            "TTL",
+        ],
+        &rows,
+    );
+    let conflicts: Vec<String> = merged["conflicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    if !conflicts.is_empty() {
+        out.push_str("conflicts (the earlier namespace keeps the db index or id):\n");
+        for c in &conflicts {
+            out.push_str(&format!("  {c}\n"));
+        }
+    }
+    let reference = node_name(&merged["reference"]);
+    let catalog = &merged["catalog"];
+    out.push_str(&format!(
+        "catalog of {reference}: {} entries ({} dropped), digest {}\n",
+        text(&catalog["entries"]),
+        text(&catalog["dropped"]),
+        text(&catalog["digest"]),
+    ));
+    let nodes = merged["nodes"].as_array().cloned().unwrap_or_default();
+    let answering = nodes
+        .iter()
+        .filter(|n| n["reachable"].as_bool() == Some(true))
+        .count();
+    let differences = merged["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if differences.is_empty() {
+        out.push_str(&match answering {
+            0 | 1 => format!("only {reference} answered: no other catalog to compare\n"),
+            n if n == nodes.len() => format!("all {n} nodes hold the same catalog\n"),
+            n => format!("the {n} answering nodes hold the same catalog\n"),
+        });
+    } else {
+        out.push_str(&format!("catalogs differ from {reference}'s:\n"));
+        for d in &differences {
+            let node = node_name(&d["node"]);
+            let name = text(&d["namespace"]);
+            let line = match d["difference"].as_str() {
+                Some("missing") => format!("{node} lacks namespace '{name}'"),
+                Some("extra") => format!("{node} has namespace '{name}', which {reference} lacks"),
+                Some("settings") => {
+                    let fields: Vec<String> = d["fields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(text)
+                        .collect();
+                    format!(
+                        "{node} holds namespace '{name}' with other {}",
+                        fields.join(", ")
+                    )
+                }
+                _ => format!(
+                    "{node} holds the same namespaces but other dropped ones (digest {})",
+                    text(&d["digests"][1])
+                ),
+            };
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    for n in nodes
+        .iter()
+        .filter(|n| n["reachable"].as_bool() != Some(true))
+    {
+        out.push_str(&format!(
+            "{} ({}) unreachable: {}\n",
+            node_name(&n["id"]),
+            text(&n["resp"]),
+            text(&n["error"]),
+        ));
+    }
+    out
+}
+
 /// The key document of the node asked, with each replica's `copy` filled in: this node's own
 /// from `head["copy"]`, the others' from their `ADMIN KEY ... LOCAL` answers (or the error).
 pub fn merge_key(mut head: Value, copies: Vec<(u64, Result<Value, String>)>) -> Value {
@@ -281,12 +517,16 @@ pub fn key_table(key: &Value) -> String {
             ids.join(" ")
         }
     };
+    // A node older than `namespace_name` gives the id only.
+    let namespace = match key["namespace_name"].as_str() {
+        Some(name) => format!("{name}, id {}", text(&key["namespace"])),
+        None => text(&key["namespace"]),
+    };
     let mut out = format!(
-        "key {:?} in db {} (namespace {}): partition {}, hash {}, replication {}\n\
+        "key {:?} in db {} (namespace {namespace}): partition {}, hash {}, replication {}\n\
          preference: {}   fallbacks: {}\n",
         text(&key["key"]),
         text(&key["db"]),
-        text(&key["namespace"]),
         text(&key["partition"]),
         text(&key["key_hash"]),
         text(&key["replication"]),
@@ -311,11 +551,23 @@ pub fn key_table(key: &Value) -> String {
                     c.get("expires_at_ms").map_or("-".into(), text),
                 ],
                 Some(_) => vec![name, "no".into(), "no".into()],
-                None => vec![
-                    name,
-                    format!("? ({})", r["error"].as_str().unwrap_or("no answer")),
-                ],
+                None => vec![name, "?".into(), "?".into()],
             }
+        })
+        .collect();
+    // Why a replica's copy is unknown goes below the table: a long reason in a cell would
+    // widen its column for every row.
+    let unknown: Vec<String> = key["replicas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| !r["copy"].is_object())
+        .map(|r| {
+            format!(
+                "n{}: ? ({})\n",
+                text(&r["id"]),
+                r["error"].as_str().unwrap_or("no answer")
+            )
         })
         .collect();
     out.push_str(&render(
@@ -331,6 +583,7 @@ pub fn key_table(key: &Value) -> String {
         ],
         &rows,
     ));
+    out.extend(unknown);
     out
 }
 
@@ -360,12 +613,12 @@ mod tests {
         merge_status(
             "127.0.0.1:6379",
             vec![
-                StatusAnswer {
+                NodeAnswer {
                     id: Some(3),
                     resp: "127.0.0.1:6381".into(),
                     result: Err("127.0.0.1:6381 did not answer within 1000 ms".into()),
                 },
-                StatusAnswer {
+                NodeAnswer {
                     id: None,
                     resp: "127.0.0.1:6379".into(),
                     result: Ok(status(
@@ -417,7 +670,7 @@ mod tests {
     #[test]
     fn key_merge_fills_every_replica_s_copy() {
         let head = json!({
-            "format": 1, "key": "k", "partition": 7,
+            "format": 1, "key": "k", "partition": 7, "namespace": 0, "namespace_name": "default",
             "preference": [2, 1, 3],
             "replicas": [
                 { "id": 2, "resp": "a", "self": false },
@@ -443,8 +696,101 @@ mod tests {
         assert_eq!(r[1]["copy"]["type"], json!("string"));
         assert_eq!(r[2]["error"], json!("timeout"));
         let text = key_table(&merged);
+        assert!(text.contains("(namespace default, id 0)"), "{text}");
         assert!(text.contains("n1,") || text.contains("n1:2"), "{text}");
-        assert!(text.contains("? (timeout)"), "{text}");
+        assert!(text.contains("\nn3       ?       ?\n"), "{text}");
+        assert!(text.ends_with("\nn3: ? (timeout)\n"), "{text}");
+    }
+
+    fn namespace(name: &str, db: Value, ttl: Value) -> Value {
+        json!({
+            "name": name, "id": 7, "db": db, "usable": true, "n": 3,
+            "consistency": { "mode": "quorum", "r": 2, "w": 2, "sloppy": false, "spec": "QUORUM" },
+            "conflict": "lww", "min_r": 1, "min_w": 2, "allow_sloppy": false, "ttl_s": ttl,
+        })
+    }
+
+    fn catalog(node: u64, digest: &str, namespaces: Vec<Value>) -> NodeAnswer {
+        NodeAnswer {
+            id: Some(node),
+            resp: format!("127.0.0.1:{}", 6378 + node),
+            result: Ok(json!({
+                "format": 1, "node": node,
+                "catalog": { "digest": digest, "entries": 2, "live": 1, "dropped": 1 },
+                "namespaces": namespaces, "conflicts": [],
+            })),
+        }
+    }
+
+    fn both(ttl: u64) -> Vec<Value> {
+        vec![
+            namespace("default", json!(0), Value::Null),
+            namespace("sessions", json!(1), json!(ttl)),
+        ]
+    }
+
+    #[test]
+    fn equal_catalogs_are_reported_identical_and_silent_nodes_unreachable() {
+        let merged = merge_namespaces(
+            "127.0.0.1:6379",
+            vec![
+                catalog(1, "aa", both(3600)),
+                NodeAnswer {
+                    id: Some(3),
+                    resp: "127.0.0.1:6381".into(),
+                    result: Err("127.0.0.1:6381 did not answer within 1000 ms".into()),
+                },
+                catalog(2, "aa", both(3600)),
+            ],
+        );
+        assert_eq!(merged["identical"], json!(true));
+        assert_eq!(merged["reference"], json!(1));
+        assert_eq!(merged["namespaces"][1]["name"], json!("sessions"));
+        assert_eq!(merged["nodes"][2]["reachable"], json!(false));
+        let text = namespaces_table(&merged);
+        let sessions = text.lines().find(|l| l.starts_with("sessions")).unwrap();
+        for cell in ["quorum R=2 W=2", "lww", "R>=1 W>=2", "no", "1h0m"] {
+            assert!(sessions.contains(cell), "{cell}: {text}");
+        }
+        assert!(
+            text.contains("the 2 answering nodes hold the same catalog"),
+            "{text}"
+        );
+        assert!(
+            text.contains("n3 (127.0.0.1:6381) unreachable: 127.0.0.1:6381 did not answer"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_differing_node_is_named_with_the_namespace_it_differs_in() {
+        let merged = merge_namespaces(
+            "127.0.0.1:6379",
+            vec![
+                catalog(1, "aa", both(3600)),
+                catalog(2, "bb", vec![namespace("default", json!(0), Value::Null)]),
+                catalog(3, "cc", both(60)),
+                catalog(4, "dd", both(3600)),
+            ],
+        );
+        assert_eq!(merged["identical"], json!(false));
+        let differences = merged["differences"].as_array().unwrap();
+        assert_eq!(differences.len(), 3, "{merged}");
+        assert_eq!(differences[0]["node"], json!(2));
+        assert_eq!(differences[0]["difference"], json!("missing"));
+        assert_eq!(differences[1]["fields"], json!(["ttl_s"]));
+        assert_eq!(differences[2]["difference"], json!("dropped"));
+        let text = namespaces_table(&merged);
+        assert!(text.contains("catalogs differ from n1's:"), "{text}");
+        assert!(text.contains("n2 lacks namespace 'sessions'"), "{text}");
+        assert!(
+            text.contains("n3 holds namespace 'sessions' with other ttl_s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("n4 holds the same namespaces but other dropped ones"),
+            "{text}"
+        );
     }
 
     #[test]

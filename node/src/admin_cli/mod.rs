@@ -5,9 +5,10 @@
 //! - `merge.rs`: several nodes' answers merged into one document, and the human tables;
 //! - `table.rs`: column alignment.
 //!
-//! `status` asks the given node, then every peer it lists with a RESP address (`[[peers]]
-//! resp` in the config), all at once: liveness is shown as each node sees the others, and a
-//! node that does not answer is shown as unreachable rather than failing the command.
+//! `status` and `namespaces` ask the given node, then every peer it lists with a RESP address
+//! (`[[peers]] resp` in the config), all at once: liveness is shown as each node sees the
+//! others, catalogs are compared with the given node's, and a node that does not answer is
+//! shown as unreachable rather than failing the command. `key` asks the key's replicas.
 
 mod client;
 mod merge;
@@ -20,7 +21,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 pub use client::{ask, AdminError, Client};
-pub use merge::{merge_key, merge_status, StatusAnswer};
+pub use merge::{merge_key, merge_namespaces, merge_status, NodeAnswer};
 
 /// `kvorum admin ...`.
 #[derive(clap::Args, Debug)]
@@ -51,12 +52,13 @@ enum AdminCommand {
     Hints,
     /// Where a key lives: partition, preference list, and each replica's copy.
     Key {
-        /// The database index, as `SELECT` takes (namespace names come with the namespace
-        /// catalog's listing).
+        /// The database index, as `SELECT` takes (`namespaces` shows which namespace each
+        /// index maps to).
         ns: String,
         key: String,
     },
-    // `namespaces` belongs here once the namespace catalog has an operator listing.
+    /// Every namespace and its settings, and whether all nodes hold the same catalog.
+    Namespaces,
 }
 
 /// Runs one `kvorum admin` command, printing to stdout.
@@ -78,6 +80,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let hints = ask(&args.node, password, timeout, &[b"ADMIN", b"HINTS"]).await?;
             let text = merge::hints_table(&hints);
             (hints, text)
+        }
+        AdminCommand::Namespaces => {
+            let merged = namespaces(&args.node, password, timeout).await?;
+            let text = merge::namespaces_table(&merged);
+            (merged, text)
         }
         AdminCommand::Key { ns, key } => {
             let merged = key_report(&args.node, password, timeout, ns, key).await?;
@@ -103,35 +110,77 @@ pub async fn status(
     password: Option<&str>,
     timeout: Duration,
 ) -> Result<Value, AdminError> {
-    let first = ask(addr, password, timeout, &[b"ADMIN", b"STATUS"]).await?;
+    const STATUS: &[&[u8]] = &[b"ADMIN", b"STATUS"];
+    let first = ask(addr, password, timeout, STATUS).await?;
+    let mut answers = ask_peers(&first, password, timeout, STATUS).await;
+    answers.insert(
+        0,
+        NodeAnswer {
+            id: None,
+            resp: addr.to_owned(),
+            result: Ok(first),
+        },
+    );
+    Ok(merge_status(addr, answers))
+}
+
+/// The catalogs of the node at `addr` and of every peer it knows a RESP address of, merged and
+/// compared with the one of `addr`. The peers come from `addr`'s `ADMIN STATUS`, asked on the
+/// same connection. Fails only if `addr` itself does not answer.
+pub async fn namespaces(
+    addr: &str,
+    password: Option<&str>,
+    timeout: Duration,
+) -> Result<Value, AdminError> {
+    const NAMESPACES: &[&[u8]] = &[b"ADMIN", b"NAMESPACES"];
+    let mut client = Client::connect(addr, password, timeout).await?;
+    let first = client.admin(NAMESPACES).await?;
+    let status = client.admin(&[b"ADMIN", b"STATUS"]).await?;
+    drop(client);
+    let mut answers = ask_peers(&status, password, timeout, NAMESPACES).await;
+    answers.insert(
+        0,
+        NodeAnswer {
+            id: first["node"].as_u64(),
+            resp: addr.to_owned(),
+            result: Ok(first),
+        },
+    );
+    Ok(merge_namespaces(addr, answers))
+}
+
+/// Asks every peer that `status` (an `ADMIN STATUS` document) lists with a RESP address, all at
+/// once; each answer is the document or why there was none.
+async fn ask_peers(
+    status: &Value,
+    password: Option<&str>,
+    timeout: Duration,
+    args: &'static [&'static [u8]],
+) -> Vec<NodeAnswer> {
     let mut asking = JoinSet::new();
-    for peer in first["peers"].as_array().into_iter().flatten() {
+    for peer in status["peers"].as_array().into_iter().flatten() {
         let (Some(id), Some(resp)) = (peer["id"].as_u64(), peer["resp"].as_str()) else {
             continue;
         };
         let (resp, password) = (resp.to_owned(), password.map(str::to_owned));
         asking.spawn(async move {
-            let result = ask(&resp, password.as_deref(), timeout, &[b"ADMIN", b"STATUS"])
+            let result = ask(&resp, password.as_deref(), timeout, args)
                 .await
                 .map_err(|e| e.to_string());
-            StatusAnswer {
+            NodeAnswer {
                 id: Some(id),
                 resp,
                 result,
             }
         });
     }
-    let mut answers = vec![StatusAnswer {
-        id: None,
-        resp: addr.to_owned(),
-        result: Ok(first),
-    }];
+    let mut answers = Vec::new();
     while let Some(answer) = asking.join_next().await {
         if let Ok(answer) = answer {
             answers.push(answer);
         }
     }
-    Ok(merge_status(addr, answers))
+    answers
 }
 
 /// `ADMIN KEY` of the node at `addr`, with every other replica's own copy asked directly.

@@ -206,6 +206,11 @@ impl NamespaceCatalog {
         Err(LookupError::Gone)
     }
 
+    /// Every live namespace as requests see it ([`namespace_views`]), by name.
+    pub fn views(&self) -> Vec<NamespaceView> {
+        namespace_views(&self.read(), &self.default_def())
+    }
+
     /// The policy requests in `ns` run under.
     pub fn policy_of(&self, ns: NamespaceId) -> Result<NamespacePolicy, LookupError> {
         self.def_of(ns).map(|def| def.policy)
@@ -273,6 +278,54 @@ impl NamespaceCatalog {
         self.storage.put_meta(META_CATALOG, encoded)?;
         self.storage.sync()
     }
+}
+
+/// One namespace as operators see it: its definition with the catalog's conflict rule applied,
+/// which is what requests get (a namespace that lost its db index to an earlier one is not
+/// reached by `SELECT`, one that lost its id is refused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceView {
+    pub name: String,
+    pub def: NamespaceDef,
+    /// The db index `SELECT` maps to it: always 0 for `default`; `None` if it asked for none or
+    /// lost its index to an earlier namespace.
+    pub db: Option<u32>,
+    /// False if an earlier namespace holds its id: requests to it are refused.
+    pub usable: bool,
+    /// The catalog change that wrote this definition; `None` for `default` while it has its
+    /// configured definition (the catalog holds no entry for it until it is altered).
+    pub changed: Option<Stamp>,
+}
+
+/// Every live namespace of `catalog`, by name, `default` included whether or not the catalog
+/// holds an entry for it (`default_def`, the node's `[default_namespace]` config, is its
+/// definition when it does not). `default` is always db 0 and usable, as `NAMESPACE INFO` says.
+pub fn namespace_views(catalog: &Catalog, default_def: &NamespaceDef) -> Vec<NamespaceView> {
+    let mut views: Vec<NamespaceView> = catalog
+        .resolved()
+        .into_iter()
+        .map(|r| {
+            let is_default = r.name == DEFAULT_NAME;
+            NamespaceView {
+                name: r.name.to_owned(),
+                def: r.def.clone(),
+                db: if is_default { Some(0) } else { r.db },
+                usable: is_default || r.usable,
+                changed: catalog.entries().get(r.name).map(|e| e.changed),
+            }
+        })
+        .collect();
+    if !views.iter().any(|v| v.name == DEFAULT_NAME) {
+        views.push(NamespaceView {
+            name: DEFAULT_NAME.to_owned(),
+            def: default_def.clone(),
+            db: Some(0),
+            usable: true,
+            changed: None,
+        });
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    views
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `ADMIN`: what an operator asks a node about itself and the cluster, answered as one JSON
 //! document in a bulk string, so that `kvorum admin` (and any script) can parse it without a
-//! RESP-to-JSON mapping. Every document starts with `"format": 1` ([`FORMAT`]); a field is only
+//! RESP-to-JSON mapping. Every document carries `"format": 1` ([`FORMAT`]); a field is only
 //! ever added under the same format, a change of meaning takes a new one.
 //!
 //! - `ADMIN STATUS`: this node (id, version, uptime, addresses, layout, replication factor,
@@ -9,23 +9,30 @@
 //! - `ADMIN HINTS`: hinted-handoff backlog per target node.
 //! - `ADMIN KEY db key`: the key's partition, preference list and this node's copy; the other
 //!   replicas' copies come from `ADMIN KEY db key LOCAL` on each of them (`kvorum admin key`
-//!   asks them), so no node dials another node's RESP port.
-//! - Namespaces (`ADMIN NAMESPACES`) are reserved for the namespace catalog's listing; see
-//!   [`reserved`].
+//!   asks them), so no node dials another node's RESP port. The preference list has the N of
+//!   the key's namespace (the one mapped to the db index), not the cluster's default.
+//! - `ADMIN NAMESPACES`: every namespace this node's catalog holds (`default` included) with
+//!   its settings as requests see them, the catalog's conflicts, and a digest of the catalog
+//!   so that an operator (`kvorum admin namespaces`) can tell whether nodes hold the same one.
+//!   [`crate::catalog::namespace_views`] is the catalog-to-operator view it is built on.
 //!
 //! Every answer is bounded: per-node lists have one entry per cluster node, a version vector is
-//! cut at [`MAX_CONTEXT_ENTRIES`] entries, and a key is echoed at most 128 bytes long.
+//! cut at [`MAX_CONTEXT_ENTRIES`] entries, a key is echoed at most 128 bytes long, and the
+//! namespace listing has at most one entry per catalog entry (the catalog holds at most
+//! [`kvorum_consistency::catalog::MAX_ENTRIES`] of them).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kvorum_consistency::{Data, Key, Object, Reply};
+use kvorum_consistency::catalog::Stamp;
+use kvorum_consistency::{Conflict, Data, Key, NamespacePolicy, Object, Reply};
 use kvorum_resp::Frame;
 use kvorum_ring::{key_hash, Layout, NamespaceId, NodeId, PartitionId};
 use serde_json::{json, Value};
 
 use super::{check_key, is, printable, spec, CommandSpec, Ctx, Outcome, NO_KEYS};
+use crate::catalog::{namespace_views, NamespaceView};
 use crate::clock;
 use crate::config::{NodeConfig, PeerEntry};
 use crate::driver::Work;
@@ -77,7 +84,7 @@ impl AdminFacts {
 }
 
 const USAGE: &str = "ERR unknown subcommand or wrong arguments for 'ADMIN'; expected ADMIN \
-                     STATUS | RING | HINTS | KEY db key [LOCAL] | HELP";
+                     STATUS | RING | HINTS | NAMESPACES | KEY db key [LOCAL] | HELP";
 
 pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sub = &args[1];
@@ -90,15 +97,18 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         json_reply(&hints(ctx))
     } else if is(sub, "key") && (rest.len() == 2 || (rest.len() == 3 && is(&rest[2], "local"))) {
         key(ctx, &rest[0], &rest[1], rest.len() == 3)
-    } else if is(sub, "namespaces") {
-        reserved()
+    } else if is(sub, "namespaces") && rest.is_empty() {
+        json_reply(&namespaces(ctx))
     } else if is(sub, "help") && rest.is_empty() {
         Frame::array(
             [
                 "ADMIN STATUS -- this node and its view of every peer (JSON).",
                 "ADMIN RING -- partitions per node, as primary and as replica, and imbalance.",
                 "ADMIN HINTS -- hinted-handoff backlog per target node.",
-                "ADMIN KEY <db> <key> -- partition, preference list, this node's copy.",
+                "ADMIN NAMESPACES -- every namespace in this node's catalog, with its settings, \
+                 the catalog's conflicts and digest.",
+                "ADMIN KEY <db> <key> -- partition, preference list (with the namespace's N), \
+                 this node's copy.",
                 "ADMIN KEY <db> <key> LOCAL -- only this node's copy of the key.",
             ]
             .into_iter()
@@ -109,12 +119,6 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     } else {
         Frame::error(format!("{USAGE} (got '{}')", printable(sub))).into()
     }
-}
-
-/// `ADMIN NAMESPACES`: the namespace catalog's listing belongs here once the catalog exposes
-/// one for operators; until then the subcommand is reserved and says so.
-fn reserved() -> Outcome {
-    Frame::error("ERR ADMIN NAMESPACES is not available yet; use NAMESPACE LIST").into()
 }
 
 fn json_reply(value: &Value) -> Outcome {
@@ -240,8 +244,94 @@ fn hints(ctx: &Ctx<'_>) -> Value {
     })
 }
 
-/// `ADMIN KEY db key [LOCAL]`. The database is a db index, as `SELECT` takes; namespace names
-/// come with the catalog's operator listing.
+fn stamp_json(stamp: Stamp) -> Value {
+    json!({
+        "ms": stamp.at.physical_ms,
+        "logical": stamp.at.logical,
+        "node": stamp.node.0,
+    })
+}
+
+/// The default consistency a request that says nothing gets, resolved against the namespace's
+/// own N (the same resolution requests make), with the spec as written.
+fn consistency_json(policy: &NamespacePolicy) -> Value {
+    let spec = policy.default.to_string();
+    match policy.default.level(policy.n) {
+        Ok(level) => json!({
+            "mode": level.mode.to_string(),
+            "r": level.r,
+            "w": level.w,
+            "sloppy": level.sloppy,
+            "spec": spec,
+        }),
+        // Only a catalog written by a buggy or newer node gets here; show it, do not hide it.
+        Err(e) => json!({
+            "mode": "invalid",
+            "r": Value::Null,
+            "w": Value::Null,
+            "sloppy": Value::Null,
+            "spec": spec,
+            "error": e.to_string(),
+        }),
+    }
+}
+
+fn namespace_json(view: &NamespaceView) -> Value {
+    let policy = &view.def.policy;
+    json!({
+        "name": view.name,
+        "id": view.def.id.0,
+        "db": view.db,
+        "usable": view.usable,
+        "n": policy.n,
+        "consistency": consistency_json(policy),
+        "conflict": match policy.conflict {
+            Conflict::Lww => "lww",
+            Conflict::Siblings => "siblings",
+        },
+        "min_r": policy.min_r,
+        "min_w": policy.min_w,
+        "allow_sloppy": policy.allow_sloppy,
+        "ttl_s": view.def.ttl_s,
+        "changed": view.changed.map(stamp_json),
+    })
+}
+
+/// `ADMIN NAMESPACES`. The digest is the one peers compare to decide whether to exchange
+/// catalogs ([`kvorum_consistency::Catalog::digest`]), so equal digests on two nodes mean equal catalogs, dropped
+/// entries included. It does not cover `default`'s configured definition, which is not in the
+/// catalog until altered: compare the `default` entries too (`kvorum admin namespaces` does).
+fn namespaces(ctx: &Ctx<'_>) -> Value {
+    let catalog = &ctx.shared.catalog;
+    let snapshot = catalog.snapshot();
+    let views = namespace_views(&snapshot, &catalog.default_def());
+    let entries = snapshot.entries();
+    let live = entries.values().filter(|e| e.def.is_some()).count();
+    // At most two per live entry (db and id), so bounded by the catalog's own bound.
+    let conflicts: Vec<String> = snapshot
+        .conflicts()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    json!({
+        "format": FORMAT,
+        "node": ctx.shared.node.0,
+        "catalog": {
+            "digest": format!("{:016x}", snapshot.digest()),
+            "entries": entries.len(),
+            "live": live,
+            "dropped": entries.len() - live,
+            "latest_change": snapshot.latest().map(stamp_json),
+        },
+        "namespaces": views.iter().map(namespace_json).collect::<Vec<_>>(),
+        "conflicts": conflicts,
+    })
+}
+
+/// `ADMIN KEY db key [LOCAL]`. The database is a db index, as `SELECT` takes (`ADMIN
+/// NAMESPACES` lists which namespace each index maps to). The preference list has the N of
+/// that namespace's policy: placement follows the namespace, so once namespaces have their own
+/// N a key of a namespace with N = 2 has two primaries here too.
 fn key(ctx: &mut Ctx<'_>, db: &Bytes, key: &Bytes, local_only: bool) -> Outcome {
     let Some(ns) = std::str::from_utf8(db)
         .ok()
@@ -258,8 +348,8 @@ fn key(ctx: &mut Ctx<'_>, db: &Bytes, key: &Bytes, local_only: bool) -> Outcome 
     let Some(layout) = &facts.layout else {
         return Frame::error("ERR this node has no layout").into();
     };
-    let n = match shared.catalog.policy_of(ns) {
-        Ok(policy) => policy.n,
+    let (ns_name, n) = match shared.catalog.by_id(ns) {
+        Ok((name, def)) => (name, def.policy.n),
         Err(e) => return Frame::error(format!("ERR {e}")).into(),
     };
     let partition = layout.partition_for_key(ns, key);
@@ -269,6 +359,7 @@ fn key(ctx: &mut Ctx<'_>, db: &Bytes, key: &Bytes, local_only: bool) -> Outcome 
         "node": me.0,
         "db": db_index(db),
         "namespace": ns.0,
+        "namespace_name": ns_name,
         "key": printable(key),
         "partition": partition.0,
     });
@@ -378,6 +469,7 @@ pub fn copy_summary(object: Option<&Object>, now_ms: u64) -> Value {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use kvorum_consistency::catalog::{Catalog, NamespaceDef};
 
     #[test]
     fn imbalance_is_max_over_mean() {
@@ -413,6 +505,62 @@ mod tests {
         assert_eq!(summary["siblings"], json!(1));
         assert_eq!(summary["context"], json!([{ "node": 2, "counter": 1 }]));
         assert_eq!(summary["expires_at_ms"], Value::Null);
+    }
+
+    fn stamp(ms: u64, node: u64) -> Stamp {
+        Stamp {
+            at: kvorum_consistency::Timestamp {
+                physical_ms: ms,
+                logical: 0,
+            },
+            node: NodeId(node),
+        }
+    }
+
+    fn def(db: Option<u32>) -> NamespaceDef {
+        NamespaceDef {
+            id: NamespaceId::DEFAULT,
+            db,
+            policy: NamespacePolicy::new(3),
+            ttl_s: None,
+            created: stamp(0, 0),
+        }
+    }
+
+    #[test]
+    fn namespace_views_apply_the_conflict_rule_and_always_hold_default() {
+        // Two nodes concurrently map db 3: the earlier creation keeps it.
+        let mut catalog = Catalog::new();
+        catalog
+            .create("sessions", def(Some(3)), stamp(10, 1))
+            .unwrap();
+        let mut other = Catalog::new();
+        other.create("carts", def(Some(3)), stamp(20, 2)).unwrap();
+        catalog.merge(&other);
+        let default_def = NamespaceDef {
+            db: Some(0),
+            ..def(None)
+        };
+        let views = namespace_views(&catalog, &default_def);
+        let names: Vec<&str> = views.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["carts", "default", "sessions"]);
+        assert_eq!((views[0].db, views[0].usable), (None, true));
+        assert_eq!((views[1].db, views[1].changed), (Some(0), None));
+        assert_eq!(views[2].db, Some(3));
+        assert_eq!(views[2].changed, Some(stamp(10, 1)));
+        assert_eq!(catalog.conflicts().len(), 1);
+
+        let shown = namespace_json(&views[2]);
+        assert_eq!(shown["db"], json!(3));
+        assert_eq!(shown["n"], json!(3));
+        assert_eq!(shown["consistency"]["mode"], json!("quorum"));
+        assert_eq!(
+            (&shown["consistency"]["r"], &shown["consistency"]["w"]),
+            (&json!(2), &json!(2))
+        );
+        assert_eq!(shown["conflict"], json!("siblings"));
+        assert_eq!(shown["ttl_s"], Value::Null);
+        assert_eq!(shown["changed"]["node"], json!(1));
     }
 
     #[test]

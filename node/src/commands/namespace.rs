@@ -73,36 +73,32 @@ pub fn namespace(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 fn list(ctx: &mut Ctx<'_>) -> Outcome {
-    let catalog = ctx.shared.catalog.snapshot();
-    let mut names: Vec<String> = catalog
-        .resolved()
-        .iter()
-        .map(|r| r.name.to_owned())
+    let names: Vec<String> = ctx
+        .shared
+        .catalog
+        .views()
+        .into_iter()
+        .map(|v| v.name)
         .collect();
-    if !names.iter().any(|n| n == DEFAULT_NAME) {
-        names.push(DEFAULT_NAME.to_owned());
-    }
-    names.sort();
     Frame::bulk_array(names).into()
 }
 
 fn info(ctx: &mut Ctx<'_>, name: &str) -> Outcome {
-    let Some(def) = ctx.shared.catalog.lookup(name) else {
+    let Some(view) = ctx
+        .shared
+        .catalog
+        .views()
+        .into_iter()
+        .find(|v| v.name == name)
+    else {
         return Frame::error(format!(
             "ERR no such namespace '{}'",
             printable(name.as_bytes())
         ))
         .into();
     };
+    let (def, db, usable) = (&view.def, view.db, view.usable);
     let snapshot = ctx.shared.catalog.snapshot();
-    let resolved = snapshot.resolved();
-    let me = resolved.iter().find(|r| r.name == name);
-    let db = if name == DEFAULT_NAME {
-        Some(0)
-    } else {
-        me.and_then(|r| r.db)
-    };
-    let usable = name == DEFAULT_NAME || me.is_some_and(|r| r.usable);
     let policy = &def.policy;
     let (r, w, mode) = match policy.default.level(policy.n) {
         Ok(level) => (level.r, level.w, level.mode.to_string()),
