@@ -1,12 +1,14 @@
 //! The HTTP admin listener (`[admin] listen`, loopback by default): `GET /metrics` (Prometheus
-//! text, [`crate::metrics`]) and `GET /health` (a small JSON document).
+//! text, [`crate::metrics`]), `GET /health` (a small JSON document) and `GET /admin/<view>`, the
+//! JSON documents of `ADMIN STATUS|RING|HINTS|NAMESPACES` ([`admin::VIEWS`]); an unknown
+//! path's 404 lists them.
 //!
-//! A deliberately small HTTP/1.1 server on tokio rather than hyper: two read-only pages, one
+//! A deliberately small HTTP/1.1 server on tokio rather than hyper: a few read-only pages, one
 //! request per connection (`Connection: close`), no bodies. Every limit is bounded and
 //! configurable: connections at once (`max_connections`; more are answered 503 and closed), the
 //! request head's bytes (`max_request_bytes`, 431 beyond), its header lines (`max_headers`, 431)
 //! and the time to send it (`request_timeout_ms`, 408). A malformed request line answers 400, an
-//! unknown path 404, another method than GET or HEAD on a known path 405. Nothing a client
+//! unknown path 404, another method than GET or HEAD 405. Nothing a client
 //! sends can panic the parser; the tests below feed it garbage.
 //!
 //! Owner: `crate::server::run`, which starts [`run`] as the task `admin-http` and stops it
@@ -20,8 +22,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
+use crate::commands::admin;
 use crate::metrics::{self, Metrics};
 use crate::session::Shared;
+
+/// The 404 body: what this listener serves.
+const NOT_FOUND: &str =
+    "not found; try /metrics, /health, /admin/status, /admin/ring, /admin/hints, /admin/namespaces\n";
 
 /// Limits of the admin listener (`[admin]` in the config).
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +204,7 @@ async fn serve(
     state.metrics.admin_requests.fetch_add(1, Relaxed);
     let head_only = head.method == "HEAD";
     let reply = match head.path.as_str() {
-        "/metrics" | "/health" if head.method != "GET" && !head_only => {
+        _ if head.method != "GET" && !head_only => {
             response(405, "text/plain", b"method not allowed\n", false)
         }
         "/metrics" => {
@@ -215,7 +222,17 @@ async fn serve(
             health(&state.shared).as_bytes(),
             head_only,
         ),
-        _ => response(404, "text/plain", b"not found\n", head_only),
+        path => match path
+            .strip_prefix("/admin/")
+            .map(|v| admin::view(&state.shared, v))
+        {
+            Some(Some(view)) => {
+                let mut body = serde_json::to_string_pretty(&view).unwrap_or_default();
+                body.push('\n');
+                response(200, "application/json", body.as_bytes(), head_only)
+            }
+            _ => response(404, "text/plain", NOT_FOUND.as_bytes(), head_only),
+        },
     };
     send(&mut socket, reply).await
 }

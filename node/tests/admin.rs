@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::TestCluster;
+use support::{raw, TestCluster};
 
 /// The JSON document of a bulk-string reply.
 fn document(reply: &str) -> Value {
@@ -64,6 +64,31 @@ fn admin_documents_describe_the_node_the_ring_the_hints_and_a_key() {
     assert_eq!(peers[0]["resp"], c.nodes[1].resp.to_string());
     assert_eq!(peers[0]["state"], "up");
     assert_eq!(peers[0]["connected"], true);
+    // The HTTP admin listener serves the same documents.
+    for view in ["status", "ring", "hints", "namespaces"] {
+        let request = format!("GET /admin/{view} HTTP/1.1\r\nHost: t\r\n\r\n");
+        let reply = String::from_utf8_lossy(&raw(c.nodes[0].admin, request.as_bytes()).unwrap())
+            .into_owned();
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{view}: {head}");
+        assert!(head.contains("application/json"), "{view}: {head}");
+        let doc: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(doc["format"], 1, "{view}");
+    }
+    let http_status: Value = {
+        let reply = raw(c.nodes[0].admin, b"GET /admin/status HTTP/1.1\r\n\r\n").unwrap();
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        serde_json::from_str(reply.split_once("\r\n\r\n").unwrap().1).unwrap()
+    };
+    assert_eq!(http_status["node"], {
+        let mut fresh = admin(&c, 0, &["STATUS"])["node"].clone();
+        // Uptime may have ticked between the two requests.
+        fresh["uptime_s"] = http_status["node"]["uptime_s"].clone();
+        fresh
+    });
+    let reply = raw(c.nodes[0].admin, b"GET /admin/key HTTP/1.1\r\n\r\n").unwrap();
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 404"));
+
     // Every node computes the same layout.
     let other = admin(&c, 2, &["STATUS"]);
     assert_eq!(

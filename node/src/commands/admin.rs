@@ -36,6 +36,7 @@ use crate::catalog::{namespace_views, NamespaceView};
 use crate::clock;
 use crate::config::{NodeConfig, PeerEntry};
 use crate::driver::Work;
+use crate::session::Shared;
 
 /// Version of every `ADMIN` answer's layout.
 pub const FORMAT: u64 = 1;
@@ -90,15 +91,15 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sub = &args[1];
     let rest = &args[2..];
     if is(sub, "status") && rest.is_empty() {
-        json_reply(&status(ctx))
+        json_reply(&status(ctx.shared))
     } else if is(sub, "ring") && rest.is_empty() {
-        json_reply(&ring(ctx))
+        json_reply(&ring(ctx.shared))
     } else if is(sub, "hints") && rest.is_empty() {
-        json_reply(&hints(ctx))
+        json_reply(&hints(ctx.shared))
     } else if is(sub, "key") && (rest.len() == 2 || (rest.len() == 3 && is(&rest[2], "local"))) {
         key(ctx, &rest[0], &rest[1], rest.len() == 3)
     } else if is(sub, "namespaces") && rest.is_empty() {
-        json_reply(&namespaces(ctx))
+        json_reply(&namespaces(ctx.shared))
     } else if is(sub, "help") && rest.is_empty() {
         Frame::array(
             [
@@ -119,6 +120,21 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     } else {
         Frame::error(format!("{USAGE} (got '{}')", printable(sub))).into()
     }
+}
+
+/// The views `ADMIN` and the HTTP admin listener (`GET /admin/<view>`) both serve; `KEY`, which
+/// reads data, is RESP only (the HTTP listener has no authentication).
+pub const VIEWS: [&str; 4] = ["status", "ring", "hints", "namespaces"];
+
+/// One of [`VIEWS`] as its JSON document; `None` for another name.
+pub fn view(shared: &Shared, name: &str) -> Option<Value> {
+    Some(match name {
+        "status" => status(shared),
+        "ring" => ring(shared),
+        "hints" => hints(shared),
+        "namespaces" => namespaces(shared),
+        _ => return None,
+    })
 }
 
 fn json_reply(value: &Value) -> Outcome {
@@ -148,8 +164,7 @@ fn layout_json(facts: &AdminFacts) -> Value {
     }
 }
 
-fn status(ctx: &Ctx<'_>) -> Value {
-    let shared = ctx.shared;
+fn status(shared: &Shared) -> Value {
     let view = &shared.view;
     let facts = &view.admin;
     let peers: Vec<Value> = (view.peers)()
@@ -193,12 +208,12 @@ pub fn imbalance(counts: &[usize]) -> f64 {
     (max as f64 / mean * 1000.0).round() / 1000.0
 }
 
-fn ring(ctx: &Ctx<'_>) -> Value {
-    let facts = &ctx.shared.view.admin;
+fn ring(shared: &Shared) -> Value {
+    let facts = &shared.view.admin;
     let Some(layout) = &facts.layout else {
         return json!({ "format": FORMAT, "layout": Value::Null });
     };
-    let n = ctx.shared.policy.n;
+    let n = shared.policy.n;
     let primary = layout.ownership(1);
     let replica = layout.ownership(n);
     let nodes: Vec<Value> = primary
@@ -209,7 +224,7 @@ fn ring(ctx: &Ctx<'_>) -> Value {
     let counts = |o: &[(NodeId, usize)]| o.iter().map(|(_, c)| *c).collect::<Vec<_>>();
     json!({
         "format": FORMAT,
-        "node": ctx.shared.node.0,
+        "node": shared.node.0,
         "layout": layout_json(facts),
         "replication": n,
         "nodes": nodes,
@@ -220,8 +235,8 @@ fn ring(ctx: &Ctx<'_>) -> Value {
     })
 }
 
-fn hints(ctx: &Ctx<'_>) -> Value {
-    let backlog = ctx.shared.hints.backlog();
+fn hints(shared: &Shared) -> Value {
+    let backlog = shared.hints.backlog();
     let targets: Vec<Value> = backlog
         .iter()
         .map(|b| {
@@ -235,7 +250,7 @@ fn hints(ctx: &Ctx<'_>) -> Value {
         .collect();
     json!({
         "format": FORMAT,
-        "node": ctx.shared.node.0,
+        "node": shared.node.0,
         "total": {
             "hints": backlog.iter().map(|b| b.hints).sum::<u64>(),
             "bytes": backlog.iter().map(|b| b.bytes).sum::<u64>(),
@@ -301,8 +316,8 @@ fn namespace_json(view: &NamespaceView) -> Value {
 /// catalogs ([`kvorum_consistency::Catalog::digest`]), so equal digests on two nodes mean equal catalogs, dropped
 /// entries included. It does not cover `default`'s configured definition, which is not in the
 /// catalog until altered: compare the `default` entries too (`kvorum admin namespaces` does).
-fn namespaces(ctx: &Ctx<'_>) -> Value {
-    let catalog = &ctx.shared.catalog;
+fn namespaces(shared: &Shared) -> Value {
+    let catalog = &shared.catalog;
     let snapshot = catalog.snapshot();
     let views = namespace_views(&snapshot, &catalog.default_def());
     let entries = snapshot.entries();
@@ -315,7 +330,7 @@ fn namespaces(ctx: &Ctx<'_>) -> Value {
         .collect();
     json!({
         "format": FORMAT,
-        "node": ctx.shared.node.0,
+        "node": shared.node.0,
         "catalog": {
             "digest": format!("{:016x}", snapshot.digest()),
             "entries": entries.len(),
