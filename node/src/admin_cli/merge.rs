@@ -22,18 +22,31 @@ pub struct NodeAnswer {
 /// The merged status: every node asked, each with its own status or the error, by node id
 /// (nodes of unknown id last, in the order asked).
 pub fn merge_status(asked: &str, answers: Vec<NodeAnswer>) -> Value {
+    let nodes = node_entries(answers, "status", |s| s["node"]["id"].as_u64(), |_, _| {});
+    json!({
+        "format": crate::commands::admin::FORMAT,
+        "asked": asked,
+        "nodes": nodes,
+    })
+}
+
+/// Every node's entry, by id (unknown ids last, in the order asked): `{id, resp, reachable}`
+/// and its document under `field`, or its `error`. `id_of` finds a node's id in its document
+/// (else the id it was asked as); `seen` is shown each document with that id.
+fn node_entries(
+    answers: Vec<NodeAnswer>,
+    field: &str,
+    id_of: fn(&Value) -> Option<u64>,
+    mut seen: impl FnMut(&Value, Option<u64>),
+) -> Vec<Value> {
     let mut nodes: Vec<(Option<u64>, Value)> = answers
         .into_iter()
         .map(|a| {
-            let id = a
-                .result
-                .as_ref()
-                .ok()
-                .and_then(|s| s["node"]["id"].as_u64())
-                .or(a.id);
+            let id = a.result.as_ref().ok().and_then(id_of).or(a.id);
             let entry = match a.result {
-                Ok(status) => {
-                    json!({ "id": id, "resp": a.resp, "reachable": true, "status": status })
+                Ok(document) => {
+                    seen(&document, id);
+                    json!({ "id": id, "resp": a.resp, "reachable": true, field: document })
                 }
                 Err(error) => {
                     json!({ "id": id, "resp": a.resp, "reachable": false, "error": error })
@@ -43,11 +56,7 @@ pub fn merge_status(asked: &str, answers: Vec<NodeAnswer>) -> Value {
         })
         .collect();
     nodes.sort_by_key(|(id, _)| id.unwrap_or(u64::MAX));
-    json!({
-        "format": crate::commands::admin::FORMAT,
-        "asked": asked,
-        "nodes": nodes.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-    })
+    nodes.into_iter().map(|(_, v)| v).collect()
 }
 
 fn text(value: &Value) -> String {
@@ -217,16 +226,6 @@ pub fn hints_table(hints: &Value) -> String {
     out
 }
 
-/// The node's id from its answer, else the one known before asking.
-fn answer_id(answer: &NodeAnswer) -> Option<u64> {
-    answer
-        .result
-        .as_ref()
-        .ok()
-        .and_then(|d| d["node"].as_u64())
-        .or(answer.id)
-}
-
 /// The namespaces of an `ADMIN NAMESPACES` document, by name.
 fn namespaces_by_name(document: &Value) -> std::collections::BTreeMap<String, &Value> {
     document["namespaces"]
@@ -293,23 +292,12 @@ pub fn merge_namespaces(asked: &str, answers: Vec<NodeAnswer>) -> Value {
         .cloned()
         .unwrap_or(Value::Null);
     let mut differences = Vec::new();
-    let mut nodes: Vec<(Option<u64>, Value)> = answers
-        .into_iter()
-        .map(|a| {
-            let id = answer_id(&a);
-            let entry = match a.result {
-                Ok(document) => {
-                    differences.extend(catalog_differences(&reference, &document, id));
-                    json!({ "id": id, "resp": a.resp, "reachable": true, "namespaces": document })
-                }
-                Err(error) => {
-                    json!({ "id": id, "resp": a.resp, "reachable": false, "error": error })
-                }
-            };
-            (id, entry)
-        })
-        .collect();
-    nodes.sort_by_key(|(id, _)| id.unwrap_or(u64::MAX));
+    let nodes = node_entries(
+        answers,
+        "namespaces",
+        |d| d["node"].as_u64(),
+        |document, id| differences.extend(catalog_differences(&reference, document, id)),
+    );
     json!({
         "format": crate::commands::admin::FORMAT,
         "asked": asked,
@@ -319,7 +307,7 @@ pub fn merge_namespaces(asked: &str, answers: Vec<NodeAnswer>) -> Value {
         "catalog": reference["catalog"],
         "namespaces": reference["namespaces"],
         "conflicts": reference["conflicts"],
-        "nodes": nodes.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+        "nodes": nodes,
     })
 }
 

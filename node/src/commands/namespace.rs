@@ -246,32 +246,19 @@ fn alter(ctx: &mut Ctx<'_>, name: String, options: Options) -> Outcome {
     let Some(def) = moving else {
         return alter_it(catalog).into();
     };
-    let submitter = match ctx.submitter_in(def.id, &Spec::default()) {
-        Ok(s) => s,
-        Err(e) => return e.into(),
-    };
-    Outcome::Later(Box::pin(async move {
-        match holds_keys(&submitter).await {
-            Ok(false) => {}
-            Ok(true) => {
-                return Frame::error(format!(
-                    "ERR N of namespace '{shown}' cannot change while it holds keys: they would \
-                     have to move to their new replicas, which kvorum does not do yet (create a \
-                     namespace with the new N and copy the keys, or empty this one first)"
-                ))
-            }
-            Err(e) => {
-                return Frame::error(format!(
-                    "ERR cannot tell whether namespace '{shown}' is empty, so N was not \
-                     changed: {e}"
-                ))
-            }
-        }
-        match tokio::task::spawn_blocking(move || alter_it(catalog)).await {
-            Ok(frame) => frame,
-            Err(e) => Frame::error(format!("ERR the catalog change failed: {e}")),
-        }
-    }))
+    let refusal = format!(
+        "ERR N of namespace '{shown}' cannot change while it holds keys: they would have to \
+         move to their new replicas, which kvorum does not do yet (create a namespace with the \
+         new N and copy the keys, or empty this one first)"
+    );
+    if_empty(
+        ctx,
+        def.id,
+        &shown,
+        refusal,
+        "N was not changed",
+        move || alter_it(catalog),
+    )
 }
 
 fn drop_namespace(ctx: &mut Ctx<'_>, name: String, force: bool) -> Outcome {
@@ -301,27 +288,47 @@ fn drop_namespace(ctx: &mut Ctx<'_>, name: String, force: bool) -> Outcome {
         // Now, like CREATE and ALTER, so that the pipeline after it sees the drop.
         return drop_it(&catalog).into();
     }
-    let submitter = match ctx.submitter_in(def.id, &Spec::default()) {
+    let refusal = format!(
+        "ERR namespace '{shown}' is not empty; NAMESPACE DROP {shown} FORCE drops it and \
+         deletes its keys in the background"
+    );
+    if_empty(
+        ctx,
+        def.id,
+        &shown,
+        refusal,
+        "it was not dropped",
+        move || drop_it(&catalog),
+    )
+}
+
+/// Runs `change` (a catalog change, on the blocking pool) once namespace `ns` (`name`) is found
+/// to hold no key; answers `refusal` if it holds one. `not_done` says what did not happen when
+/// the check itself fails.
+fn if_empty(
+    ctx: &Ctx<'_>,
+    ns: NamespaceId,
+    name: &str,
+    refusal: String,
+    not_done: &'static str,
+    change: impl FnOnce() -> Frame + Send + 'static,
+) -> Outcome {
+    let submitter = match ctx.submitter_in(ns, &Spec::default()) {
         Ok(s) => s,
         Err(e) => return e.into(),
     };
+    let name = name.to_owned();
     Outcome::Later(Box::pin(async move {
         match holds_keys(&submitter).await {
             Ok(false) => {}
-            Ok(true) => {
-                return Frame::error(format!(
-                    "ERR namespace '{shown}' is not empty; NAMESPACE DROP {shown} FORCE \
-                     drops it and deletes its keys in the background"
-                ))
-            }
+            Ok(true) => return Frame::error(refusal),
             Err(e) => {
                 return Frame::error(format!(
-                    "ERR cannot tell whether namespace '{shown}' is empty, so it was not \
-                     dropped: {e}"
+                    "ERR cannot tell whether namespace '{name}' is empty, so {not_done}: {e}"
                 ))
             }
         }
-        match tokio::task::spawn_blocking(move || drop_it(&catalog)).await {
+        match tokio::task::spawn_blocking(change).await {
             Ok(frame) => frame,
             Err(e) => Frame::error(format!("ERR the catalog change failed: {e}")),
         }
