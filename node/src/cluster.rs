@@ -197,6 +197,7 @@ impl ClusterPlan {
             hints: Default::default(),
             expiry: Default::default(),
             namespaces: Default::default(),
+            native: Default::default(),
             // HTTP admin on the node's host at the RESP port + 3000 (DESIGN.md §8): `kvorum dev`
             // node i gets 127.0.0.1:base+3000+i, `cluster-config` <host>:9379 by default.
             admin: crate::config::AdminConfig {

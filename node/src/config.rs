@@ -71,7 +71,60 @@ pub struct NodeConfig {
     /// The namespace catalog's limits and gossip.
     #[serde(default)]
     pub namespaces: NamespacesConfig,
+    /// The native client protocol (QUIC on `peer_listen`, docs/NATIVE.md): its limits.
+    #[serde(default)]
+    pub native: NativeConfig,
 }
+
+/// The native client protocol's limits (docs/NATIVE.md). It shares the peer endpoint
+/// (`peer_listen`) and its QUIC settings (`[peer] idle_timeout_ms`, `keep_alive_ms`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NativeConfig {
+    /// `false`: the endpoint does not offer the native protocol's ALPN, so native clients fail
+    /// the TLS handshake.
+    pub enabled: bool,
+    /// Native connections served at once; a further one is closed at once (close code 1).
+    pub max_connections: usize,
+    /// Requests (streams) one connection may have open at once; QUIC makes the client wait for
+    /// more. Before a successful hello, one.
+    pub max_streams_per_connection: u32,
+    /// Largest request or reply frame body; a larger request is answered with an error without
+    /// being read.
+    pub max_frame_bytes: usize,
+    /// Most operations in one `Batch`.
+    pub max_batch: usize,
+    /// Most keys one `Scan` page asks for (larger counts are capped).
+    pub max_scan_count: u32,
+    /// How long the answer to a write is remembered by its request id.
+    pub dedup_window_ms: u64,
+    /// Most write answers remembered; beyond it the oldest is forgotten, even within the window.
+    pub dedup_entries: usize,
+    /// Time a new connection has to complete its hello; then it is closed (close code 2).
+    pub hello_timeout_ms: u64,
+}
+
+impl Default for NativeConfig {
+    fn default() -> Self {
+        NativeConfig {
+            enabled: true,
+            max_connections: 1_024,
+            max_streams_per_connection: 256,
+            max_frame_bytes: kvorum_wire::native::DEFAULT_MAX_NATIVE_FRAME_BYTES,
+            max_batch: 1_024,
+            max_scan_count: 5_000,
+            dedup_window_ms: 60_000,
+            dedup_entries: 100_000,
+            hello_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The smallest `native.max_frame_bytes`: room for a hello with a password and a client name.
+pub const MIN_NATIVE_FRAME_BYTES: usize = 16 * 1024;
+
+/// The largest `native.max_streams_per_connection` (QUIC could take more; a node could not).
+pub const MAX_NATIVE_STREAMS: u32 = 65_536;
 
 /// The namespace catalog (docs/NAMESPACES.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -503,6 +556,7 @@ impl NodeConfig {
                 ),
             );
         }
+        self.validate_native()?;
         if self.admin.max_request_bytes < MIN_ADMIN_REQUEST_BYTES {
             return invalid(
                 "admin.max_request_bytes",
@@ -532,6 +586,43 @@ impl NodeConfig {
             return invalid(
                 "peer.max_frame_bytes",
                 "must be larger than limits.max_bulk_bytes, or a large value could not be replicated".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_native(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: String| Err(ConfigError::Invalid { field, reason });
+        let n = &self.native;
+        for (field, value) in [
+            ("native.max_connections", n.max_connections as u64),
+            ("native.max_batch", n.max_batch as u64),
+            ("native.max_scan_count", u64::from(n.max_scan_count)),
+            ("native.dedup_window_ms", n.dedup_window_ms),
+            ("native.dedup_entries", n.dedup_entries as u64),
+            ("native.hello_timeout_ms", n.hello_timeout_ms),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1".into());
+            }
+        }
+        if !(1..=MAX_NATIVE_STREAMS).contains(&n.max_streams_per_connection) {
+            return invalid(
+                "native.max_streams_per_connection",
+                format!(
+                    "must be between 1 and {MAX_NATIVE_STREAMS}, got {}",
+                    n.max_streams_per_connection
+                ),
+            );
+        }
+        let max_frame = u32::MAX as usize;
+        if !(MIN_NATIVE_FRAME_BYTES..=max_frame).contains(&n.max_frame_bytes) {
+            return invalid(
+                "native.max_frame_bytes",
+                format!(
+                    "must be between {MIN_NATIVE_FRAME_BYTES} and {max_frame}, got {}",
+                    n.max_frame_bytes
+                ),
             );
         }
         Ok(())
@@ -633,6 +724,44 @@ node_dir = "tls/n1"
         .unwrap();
         assert_eq!(c.namespaces.max_namespaces, 10);
         assert_eq!(c.namespaces.sync_interval_ms, 2_000);
+    }
+
+    #[test]
+    fn native_limits_are_read_and_checked_by_name() {
+        let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        assert_eq!(c.native, NativeConfig::default());
+        assert!(c.native.enabled);
+        let c = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[native]\nenabled = false\nmax_batch = 7\n"
+        ))
+        .unwrap();
+        assert!(!c.native.enabled);
+        assert_eq!(c.native.max_batch, 7);
+        for (line, field) in [
+            ("max_connections = 0", "native.max_connections"),
+            (
+                "max_streams_per_connection = 0",
+                "native.max_streams_per_connection",
+            ),
+            (
+                "max_streams_per_connection = 70000",
+                "native.max_streams_per_connection",
+            ),
+            ("max_frame_bytes = 100", "native.max_frame_bytes"),
+            ("max_frame_bytes = 5000000000", "native.max_frame_bytes"),
+            ("max_batch = 0", "native.max_batch"),
+            ("max_scan_count = 0", "native.max_scan_count"),
+            ("dedup_window_ms = 0", "native.dedup_window_ms"),
+            ("dedup_entries = 0", "native.dedup_entries"),
+            ("hello_timeout_ms = 0", "native.hello_timeout_ms"),
+            ("max_conections = 3", "max_conections"),
+        ] {
+            let err = load(&format!(
+                "replication_factor = 1\n{MINIMAL}[native]\n{line}\n"
+            ))
+            .unwrap_err();
+            assert!(err.to_string().contains(field), "{line}: {err}");
+        }
     }
 
     /// Every field a config can hold (each section's, by name) has a row in docs/CONFIG.md.

@@ -117,13 +117,19 @@ fn list_partition(
 /// is synchronous with the command).
 pub const MAX_COUNTED_KEYS: usize = 1_000_000;
 
-/// Live keys and keys with a TTL per database (namespace id) held by this node's replica, for
-/// `INFO keyspace`: `(db, keys, expires)` for every database that holds any.
-pub fn count_local(storage: &dyn Storage, databases: u32, now_ms: u64) -> Vec<(u32, u64, u64)> {
+/// Live keys and keys with a TTL per namespace held by this node's replica, for `INFO
+/// keyspace`: `(namespace, keys, expires)` for each of `namespaces` that holds any, in the
+/// order given. The [`MAX_COUNTED_KEYS`] budget is shared: namespaces after it is spent count
+/// nothing.
+pub fn count_local(
+    storage: &dyn Storage,
+    namespaces: &[NamespaceId],
+    now_ms: u64,
+) -> Vec<(NamespaceId, u64, u64)> {
     let mut out = Vec::new();
     let mut budget = MAX_COUNTED_KEYS;
-    for db in 0..databases {
-        let prefix = keys::namespace_prefix(db);
+    for &ns in namespaces {
+        let prefix = keys::namespace_prefix(ns.0);
         let (mut count, mut expires) = (0u64, 0u64);
         let mut after: Option<Vec<u8>> = None;
         while budget > 0 {
@@ -146,7 +152,7 @@ pub fn count_local(storage: &dyn Storage, databases: u32, now_ms: u64) -> Vec<(u
             }
         }
         if count > 0 {
-            out.push((db, count, expires));
+            out.push((ns, count, expires));
         }
     }
     out

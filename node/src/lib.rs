@@ -22,6 +22,8 @@
 //!   and its Prometheus rendering; `http.rs`: the HTTP admin listener serving it (`/metrics`,
 //!   `/health`).
 //! - `peer/`: QUIC + mutual TLS transport between nodes, cluster certificates, framing.
+//! - `native/`: the native client protocol (docs/NATIVE.md), served on the peer endpoint by
+//!   its own ALPN.
 //! - `storage/`: the `Storage` trait, engines (sled, memory) and group commit.
 //! - `faults.rs` (feature `fault-injection` only): deliberately broken behaviour for the test
 //!   harness, switched by `DEBUG FAULT`; `clock.rs`: every wall-clock read, shifted by
@@ -45,6 +47,7 @@ pub mod http;
 pub mod keyspace;
 pub mod listener;
 pub mod metrics;
+pub mod native;
 pub mod peer;
 pub mod server;
 pub mod session;

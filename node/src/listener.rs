@@ -125,7 +125,12 @@ fn labels(shared: &Shared, session: &Session, args: &[Bytes]) -> RequestLabels {
     let consistency = if metrics::is_local_family(family) {
         metrics::NO_CONSISTENCY
     } else {
-        metrics::consistency_class(&consistency.or(&shared.policy.default))
+        // Labelled like the request runs: over its own namespace's default.
+        let default = shared
+            .catalog
+            .policy_of(session.namespace)
+            .map_or_else(|_| shared.policy.default.clone(), |p| p.default);
+        metrics::consistency_class(&consistency.or(&default))
     };
     RequestLabels {
         ns: session.namespace.0,

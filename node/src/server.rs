@@ -1,8 +1,9 @@
 //! `kvorum server`: one node, from its config to a clean stop.
 //!
 //! Start-up opens storage, checks the node's identity and the cluster layout against what the
-//! data dir recorded, starts group commit, the peer mesh, the replication driver and the RESP
-//! listener, and the HTTP admin listener (metrics, health). Every task is owned here and stops on the shutdown signal, in reverse order, ending
+//! data dir recorded, starts group commit, the peer mesh, the replication driver, the RESP
+//! listener, the native client protocol (on the peer endpoint) and the HTTP admin listener
+//! (metrics, health). Every task is owned here and stops on the shutdown signal, in reverse order, ending
 //! with a final fsync.
 
 use std::sync::Arc;
@@ -24,7 +25,8 @@ use crate::handoff::{self, HandoffCounters, HandoffSettings};
 use crate::http::{self, AdminLimits, AdminState};
 use crate::listener::{self, ListenerLimits};
 use crate::metrics::Metrics;
-use crate::peer::{Mesh, NodeIdentity, PeerConfig};
+use crate::native::{self, Native, NativeLimits};
+use crate::peer::{Mesh, NodeIdentity, PeerConfig, Service};
 use crate::session::{NodeView, Shared};
 use crate::storage::hints::{HintLimits, HintStore};
 use crate::storage::{Durability, GroupCommit, MemStorage, SledStorage, Storage};
@@ -81,9 +83,22 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     peer_config.acceptable_pause_ms = config.peer.acceptable_pause_ms;
     peer_config.first_heartbeat_estimate_ms = config.peer.first_heartbeat_estimate_ms;
     peer_config.phi_window_len = config.peer.phi_window_len;
-    let (mesh, incoming) = Mesh::start(peer_config, identity, shutdown.clone())
+    // Native clients connect to the peer endpoint with their own ALPN; the mesh hands their
+    // connections over, and the native server (started once the node can answer) takes them.
+    let (native_tx, native_rx) = tokio::sync::mpsc::channel(native::CONNECTION_QUEUE);
+    let services = match config.native.enabled {
+        true => vec![Service {
+            alpn: native::NATIVE_ALPN.to_vec(),
+            // Native clients authenticate with the password (or a certificate, if they have one).
+            anonymous: true,
+            connections: native_tx,
+        }],
+        false => Vec::new(),
+    };
+    let (mesh, incoming) = Mesh::start_serving(peer_config, identity, shutdown.clone(), services)
         .await
         .context("starting the peer transport")?;
+    let topology = native::topology_of(&config, mesh.local_addr())?;
 
     // Operation ids of this incarnation start at its start time in nanoseconds, so they never
     // repeat across restarts (peers may still hold answers meant for an earlier incarnation).
@@ -168,9 +183,9 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
                 Box::new(move || mesh.liveness())
             },
             {
-                let (storage, databases) = (storage.clone(), config.databases);
-                Arc::new(move || {
-                    crate::keyspace::count_local(storage.as_ref(), databases, clock::wall_ms())
+                let storage = storage.clone();
+                Arc::new(move |namespaces: &[kvorum_ring::NamespaceId]| {
+                    crate::keyspace::count_local(storage.as_ref(), namespaces, clock::wall_ms())
                 })
             },
             purge_counters.clone(),
@@ -203,6 +218,17 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         tokio::spawn(
             http::run(admin_listener, state, limits, shutdown.clone())
                 .instrument(tracing::info_span!("task", name = "admin-http")),
+        )
+    });
+    let native_task = config.native.enabled.then(|| {
+        let native = Arc::new(Native::new(
+            shared.clone(),
+            NativeLimits::from(&config.native),
+            topology,
+        ));
+        tokio::spawn(
+            native::run(native, native_rx, shutdown.clone())
+                .instrument(tracing::info_span!("task", name = "native")),
         )
     });
     let listener_task = tokio::spawn(
@@ -266,6 +292,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         node = %node,
         resp = %config.resp_listen,
         peer = %mesh.local_addr(),
+        native = config.native.enabled,
         admin = %admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         fsync = %durability,
         "kvorum node ready"
@@ -278,6 +305,9 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     }
     tracing::info!(node = %node, "shutting down");
     let _ = listener_task.await;
+    if let Some(task) = native_task {
+        let _ = task.await;
+    }
     if let Some(task) = admin_task {
         let _ = task.await;
     }

@@ -41,9 +41,9 @@ use crate::storage::hints::HintStore;
 /// The liveness of every configured peer, in ascending id order (the peer mesh's view).
 pub type PeerView = Box<dyn Fn() -> Vec<(u64, PeerLiveness)> + Send + Sync>;
 
-/// Counts this node's replica's keys per database, `(db, keys, expires)` (`INFO keyspace`).
-/// It reads storage: call it off the async runtime.
-pub type KeyspaceView = Arc<dyn Fn() -> Vec<(u32, u64, u64)> + Send + Sync>;
+/// Counts this node's replica's keys in the given namespaces, `(namespace, keys, expires)` for
+/// each that holds any (`INFO keyspace`). It reads storage: call it off the async runtime.
+pub type KeyspaceView = Arc<dyn Fn(&[NamespaceId]) -> Vec<(NamespaceId, u64, u64)> + Send + Sync>;
 
 /// What every connection of the node uses.
 pub struct Shared {

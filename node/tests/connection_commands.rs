@@ -1,6 +1,7 @@
 //! Connection and server commands against real nodes, as Redis clients see them: AUTH (with and
 //! without a configured password), HELLO, SELECT, RESET, CLIENT (including KILL), COMMAND,
-//! CONFIG, INFO, TIME, PING, ECHO and QUIT, over RESP2 and RESP3.
+//! CONFIG, INFO, TIME, PING, ECHO and QUIT, over RESP2 and RESP3; and how CLIENT and INFO
+//! keyspace show namespaces.
 //!
 //! Exact error texts are checked on the wire (raw sockets); structured replies through the
 //! `redis` crate, which also shows that a real client connects with a password and RESP3.
@@ -608,8 +609,27 @@ fn command_describes_the_command_table() {
     assert!(!docs["get"]["summary"].is_empty());
     assert!(docs["client"].contains_key("complexity"));
     let mut con3 = connect(&resp3_url(c.nodes[0].resp));
-    let every: HashMap<String, HashMap<String, String>> = query(&mut con3, &["COMMAND", "DOCS"]);
+    let every: HashMap<String, HashMap<String, Value>> = query(&mut con3, &["COMMAND", "DOCS"]);
     assert_eq!(every.len() as i64, count);
+    // Every command, kvorum's own included, has a summary.
+    for (name, doc) in &every {
+        let summary: String = redis::from_redis_value(&doc["summary"]).unwrap();
+        assert!(!summary.is_empty(), "{name}");
+    }
+    // kvorum's own commands list their subcommands and arguments, as Redis's shapes.
+    let subs: HashMap<String, HashMap<String, Value>> =
+        redis::from_redis_value(&every["namespace"]["subcommands"]).unwrap();
+    assert!(subs.contains_key("namespace|create"), "{subs:?}");
+    assert!(subs["namespace|use"].contains_key("arguments"));
+    let args: Vec<HashMap<String, Value>> =
+        redis::from_redis_value(&every["setctx"]["arguments"]).unwrap();
+    let names: Vec<String> = args
+        .iter()
+        .map(|a| redis::from_redis_value(&a["name"]).unwrap())
+        .collect();
+    assert_eq!(names, ["key", "context", "value"]);
+    let admin: HashMap<String, Value> = query(&mut con, &["COMMAND", "DOCS", "admin"]);
+    assert!(admin.contains_key("admin"));
 
     // Filters and key extraction.
     let client_like: Vec<String> =
@@ -794,4 +814,96 @@ fn info_reports_the_node_its_clients_and_the_cluster() {
         Value::VerbatimString { text, .. } => assert!(text.contains("redis_version:")),
         other => panic!("INFO answered {other:?}"),
     }
+}
+
+/// The fields of this connection's `CLIENT INFO`.
+fn client_info(con: &mut redis::Connection) -> HashMap<String, String> {
+    let text: String = query(con, &["CLIENT", "INFO"]);
+    client_fields(text.trim_end())
+}
+
+#[test]
+fn client_info_and_list_show_the_namespace_by_db_and_name() {
+    let c = TestCluster::start(1, 1);
+    let mut con = connect(&c.url(0));
+    let mut watcher = connect(&c.url(0));
+    let id: i64 = query(&mut con, &["CLIENT", "ID"]);
+    let _: () = query(&mut con, &["NAMESPACE", "CREATE", "sessions", "DB", "3"]);
+    let _: () = query(&mut con, &["NAMESPACE", "CREATE", "scratch"]);
+
+    let text: String = query(&mut con, &["CLIENT", "INFO"]);
+    assert!(
+        text.trim_end().ends_with(" ns=default"),
+        "ns= is the last field: {text}"
+    );
+    assert_eq!(client_info(&mut con)["db"], "0");
+
+    // SELECT reaches the namespace mapped to the db.
+    let _: () = query(&mut con, &["SELECT", "3"]);
+    let f = client_info(&mut con);
+    assert_eq!((f["db"].as_str(), f["ns"].as_str()), ("3", "sessions"));
+
+    // A namespace without a db index: no SELECT reaches it, so db=-1.
+    let _: () = query(&mut con, &["NAMESPACE", "USE", "scratch"]);
+    let f = client_info(&mut con);
+    assert_eq!((f["db"].as_str(), f["ns"].as_str()), ("-1", "scratch"));
+    // Other connections see the same in CLIENT LIST.
+    let list = client_list(&mut watcher);
+    let seen = list.iter().find(|f| f["id"] == id.to_string()).unwrap();
+    assert_eq!(
+        (seen["db"].as_str(), seen["ns"].as_str()),
+        ("-1", "scratch")
+    );
+    let me = list.iter().find(|f| f["id"] != id.to_string()).unwrap();
+    assert_eq!((me["db"].as_str(), me["ns"].as_str()), ("0", "default"));
+
+    // A db with no namespace mapped is its bare namespace.
+    let _: () = query(&mut con, &["SELECT", "5"]);
+    let f = client_info(&mut con);
+    assert_eq!((f["db"].as_str(), f["ns"].as_str()), ("5", "db5"));
+    let _: () = query(&mut con, &["NAMESPACE", "USE", "default"]);
+    let f = client_info(&mut con);
+    assert_eq!((f["db"].as_str(), f["ns"].as_str()), ("0", "default"));
+}
+
+#[test]
+fn info_keyspace_lists_every_namespace_that_holds_keys() {
+    let c = TestCluster::start(1, 1);
+    let mut con = connect(&c.url(0));
+    let _: () = query(&mut con, &["NAMESPACE", "CREATE", "sessions", "DB", "3"]);
+    let _: () = query(&mut con, &["NAMESPACE", "CREATE", "scratch"]);
+    let _: () = query(&mut con, &["NAMESPACE", "CREATE", "empty"]);
+    let _: () = query(&mut con, &["SET", "a", "1"]);
+    let _: () = query(&mut con, &["SELECT", "3"]);
+    let _: () = query(&mut con, &["SET", "b", "1"]);
+    let _: () = query(&mut con, &["SET", "c", "1", "EX", "100"]);
+    let _: () = query(&mut con, &["NAMESPACE", "USE", "scratch"]);
+    for key in ["d", "e", "f"] {
+        let _: () = query(&mut con, &["SET", key, "1"]);
+    }
+    // A db with no namespace mapped: its bare namespace.
+    let _: () = query(&mut con, &["SELECT", "5"]);
+    let _: () = query(&mut con, &["SET", "g", "1"]);
+
+    let text: String = query(&mut con, &["INFO", "keyspace"]);
+    let lines: Vec<&str> = text.lines().collect();
+    // By db index, then the namespaces without one by name; empty ones are not listed. (Db 0
+    // also holds the test harness's readiness key.)
+    assert_eq!(lines.first(), Some(&"# Keyspace"), "{text}");
+    assert!(
+        lines.get(1).is_some_and(|l| l.starts_with("db0:keys=")),
+        "{text}"
+    );
+    assert_eq!(
+        lines.get(2..).unwrap_or_default(),
+        [
+            "db3:keys=2,expires=1,avg_ttl=0",
+            "db5:keys=1,expires=0,avg_ttl=0",
+            "ns_scratch:keys=3,expires=0,avg_ttl=0",
+        ],
+        "{text}"
+    );
+    // Clients that read INFO as `key:value` lines see each namespace.
+    let f = info_fields(&text);
+    assert_eq!(f["ns_scratch"], "keys=3,expires=0,avg_ttl=0");
 }

@@ -43,6 +43,7 @@ fn metrics_move_with_requests_and_health_answers() {
     wire.extend(encode(&["SELECT", "1"]));
     wire.extend(encode(&["SET", "other-db", "v"]));
     wire.extend(encode(&["WITH", "ONE", "--", "INCR", "n"]));
+    wire.extend(encode(&["NAMESPACE", "LIST"]));
     let replies = String::from_utf8_lossy(&raw(cluster.nodes[0].resp, &wire).unwrap()).into_owned();
     assert_eq!(replies.matches("+OK").count(), 7, "{replies}");
 
@@ -79,6 +80,10 @@ fn metrics_move_with_requests_and_health_answers() {
     assert!(after.contains(
         "kvorum_requests_total{ns=\"1\",family=\"counters\",consistency=\"one\",outcome=\"ok\"} 1\n"
     ));
+    // Every command has its table's family; the catalog's replicate nothing.
+    assert!(after.contains(
+        "kvorum_requests_total{ns=\"1\",family=\"namespace\",consistency=\"none\",outcome=\"ok\"} 1\n"
+    ), "{after}");
     assert!(
         sample(
             &after,

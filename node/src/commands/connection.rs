@@ -6,16 +6,23 @@
 //!
 //! - `AUTH [username] password` and `HELLO ... AUTH username password` check the `default`
 //!   user's password (`[auth] requirepass`); the listener refuses other commands until then.
-//! - `SELECT n` picks database `n` (0 to `databases - 1`), which is namespace `n`.
+//! - `SELECT n` picks database `n` (0 to `databases - 1`): the namespace mapped to it, else the
+//!   bare namespace `n`.
 //! - `RESET` returns the connection to a new connection's state.
 //! - `CLIENT`: ID, GETNAME, SETNAME, SETINFO, INFO, LIST, KILL, REPLY, NO-EVICT, NO-TOUCH, HELP.
+//!   `CLIENT LIST` and `CLIENT INFO` show a connection's namespace as Redis's `db=` (the db index
+//!   `SELECT` takes to it, `-1` for a namespace without one) and kvorum's `ns=` (its name); see
+//!   [`Namespaces`], which `INFO keyspace` shares.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use bytes::Bytes;
+use kvorum_consistency::catalog::{Catalog, DEFAULT_NAME, FIRST_CREATED_ID};
 use kvorum_consistency::crdt::counter::parse_int;
 use kvorum_resp::{Frame, Protocol};
+use kvorum_ring::NamespaceId;
 
 use super::{printable, spec, syntax_error, wrong_arity, CommandSpec, Ctx, Outcome, NO_KEYS};
 use crate::session::{ClientEntry, ClientView};
@@ -263,8 +270,9 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         "setinfo" => client_setinfo(ctx, &args[2], &args[3]),
         "info" => {
             let view = session.live_view(super::lookup(b"client"), args, 0, 0);
+            let names = Namespaces::of(ctx.shared);
             let mut text = String::new();
-            client_line(&mut text, &session.client, &view, Instant::now());
+            client_line(&mut text, &session.client, &view, &names, Instant::now());
             Frame::verbatim_text(text).into()
         }
         "list" => client_list(ctx, args),
@@ -399,12 +407,13 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     entries.dedup_by_key(|e| e.id);
     let now = Instant::now();
     let own = ctx.session.live_view(super::lookup(b"client"), args, 0, 0);
+    let names = Namespaces::of(ctx.shared);
     let mut text = String::new();
     for entry in &entries {
         if entry.id == ctx.session.id {
-            client_line(&mut text, entry, &own, now);
+            client_line(&mut text, entry, &own, &names, now);
         } else {
-            client_line(&mut text, entry, &entry.view(), now);
+            client_line(&mut text, entry, &entry.view(), &names, now);
         }
     }
     Frame::verbatim_text(text).into()
@@ -516,8 +525,17 @@ impl KillFilter {
 }
 
 /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis 7.2's field order, then kvorum's
-/// `consistency=` (the connection's setting, `default` when it follows the namespace).
-fn client_line(out: &mut String, entry: &ClientEntry, view: &ClientView, now: Instant) {
+/// `consistency=` (the connection's setting, `default` when it follows the namespace) and
+/// `ns=` (its namespace's name, empty if the namespace was dropped). `db=` is the db index
+/// `SELECT` takes to the connection's namespace, `-1` if none does: a client that reconnects to
+/// `db=` lands in the same namespace, and one that parses it as an integer still can.
+fn client_line(
+    out: &mut String,
+    entry: &ClientEntry,
+    view: &ClientView,
+    names: &Namespaces,
+    now: Instant,
+) {
     let text = |b: &Option<Bytes>| b.as_deref().map(printable).unwrap_or_default();
     let mut flags = String::new();
     if view.no_evict {
@@ -538,12 +556,15 @@ fn client_line(out: &mut String, entry: &ClientEntry, view: &ClientView, now: In
         s if s.is_empty() => "default".to_owned(),
         s => s.replace(' ', ","),
     };
+    let place = names.get(NamespaceId(view.db));
+    let db = place.as_ref().and_then(|p| p.db).map_or(-1, i64::from);
+    let ns = place.map(|p| p.name).unwrap_or_default();
     let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 \
          ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 \
          omem=0 tot-mem={} events=r cmd={command} user=default redir=-1 resp={} lib-name={} \
-         lib-ver={} consistency={consistency}",
+         lib-ver={} consistency={consistency} ns={ns}",
         entry.id,
         entry.addr,
         entry.laddr,
@@ -551,7 +572,7 @@ fn client_line(out: &mut String, entry: &ClientEntry, view: &ClientView, now: In
         text(&view.name),
         now.saturating_duration_since(entry.created).as_secs(),
         now.saturating_duration_since(view.last_active).as_secs(),
-        view.db,
+        db,
         view.qbuf,
         view.qbuf_free,
         view.argv_mem,
@@ -561,6 +582,91 @@ fn client_line(out: &mut String, entry: &ClientEntry, view: &ClientView, now: In
         text(&view.lib_name),
         text(&view.lib_ver),
     );
+}
+
+/// Where namespaces sit, from one snapshot of the catalog: each namespace's name and the db
+/// index `SELECT` takes to it, as [`crate::catalog::NamespaceCatalog::select`] resolves it
+/// (the db's usable owner, else the bare namespace of that number). Built once per `CLIENT
+/// LIST` or `INFO keyspace`, so a reply lists every line against the same catalog.
+pub(super) struct Namespaces {
+    /// Live, usable created namespaces (and `default` once altered): name and db index.
+    created: HashMap<NamespaceId, (String, Option<u32>)>,
+    /// Db indexes a created namespace owns: the bare namespace of that number is hidden.
+    owned_dbs: HashSet<u32>,
+    databases: u32,
+}
+
+/// One namespace as [`Namespaces::get`] describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Place {
+    /// Its catalog name; `db<n>` for the bare namespace of db `n`.
+    pub name: String,
+    /// The db index `SELECT` takes to it, if any.
+    pub db: Option<u32>,
+    /// A bare db's namespace (no catalog entry, `default`'s policy).
+    pub bare: bool,
+}
+
+impl Namespaces {
+    pub fn of(shared: &crate::session::Shared) -> Namespaces {
+        Namespaces::new(&shared.catalog.snapshot(), shared.catalog.databases)
+    }
+
+    pub fn new(catalog: &Catalog, databases: u32) -> Namespaces {
+        let mut created = HashMap::new();
+        let mut owned_dbs = HashSet::new();
+        for r in catalog.resolved() {
+            // `SELECT` follows a db's owner whether or not it is usable (as `db_owner` does).
+            if let Some(db) = r.db {
+                owned_dbs.insert(db);
+            }
+            if r.usable {
+                created.insert(r.def.id, (r.name.to_owned(), r.db));
+            }
+        }
+        Namespaces {
+            created,
+            owned_dbs,
+            databases,
+        }
+    }
+
+    /// Every namespace `INFO keyspace` names when it holds keys, in id order: `default`, the
+    /// bare namespace of each db no created namespace is mapped to, and every usable created
+    /// namespace.
+    pub fn listed(&self) -> Vec<NamespaceId> {
+        let bare = (0..self.databases)
+            .filter(|db| !self.owned_dbs.contains(db))
+            .map(NamespaceId);
+        let created = self.created.keys().copied();
+        let mut ids: Vec<NamespaceId> = bare.chain(created).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The namespace with id `ns`; `None` if it no longer exists (dropped, or lost its id).
+    pub fn get(&self, ns: NamespaceId) -> Option<Place> {
+        if ns == NamespaceId::DEFAULT {
+            return Some(Place {
+                name: DEFAULT_NAME.to_owned(),
+                db: Some(0),
+                bare: false,
+            });
+        }
+        if let Some((name, db)) = self.created.get(&ns) {
+            return Some(Place {
+                name: name.clone(),
+                db: *db,
+                bare: false,
+            });
+        }
+        (ns.0 < self.databases && ns.0 < FIRST_CREATED_ID).then(|| Place {
+            name: format!("db{}", ns.0),
+            db: (!self.owned_dbs.contains(&ns.0)).then_some(ns.0),
+            bare: true,
+        })
+    }
 }
 
 fn check_client_name(name: &[u8]) -> Result<(), Frame> {
@@ -573,8 +679,73 @@ fn check_client_name(name: &[u8]) -> Result<(), Frame> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use kvorum_consistency::catalog::{NamespaceDef, Stamp};
+    use kvorum_consistency::{NamespacePolicy, Timestamp};
+    use kvorum_ring::NodeId;
+
+    fn stamp(ms: u64) -> Stamp {
+        Stamp {
+            at: Timestamp {
+                physical_ms: ms,
+                logical: 0,
+            },
+            node: NodeId(1),
+        }
+    }
+
+    fn def(db: Option<u32>) -> NamespaceDef {
+        NamespaceDef {
+            id: NamespaceId(0),
+            db,
+            policy: NamespacePolicy::new(3),
+            ttl_s: None,
+            created: stamp(0),
+        }
+    }
+
+    fn place(name: &str, db: Option<u32>, bare: bool) -> Option<Place> {
+        Some(Place {
+            name: name.to_owned(),
+            db,
+            bare,
+        })
+    }
+
+    /// What `CLIENT LIST` shows as `ns=`/`db=` and `INFO keyspace` as a line's name: the db
+    /// `SELECT` takes to each namespace.
+    #[test]
+    fn namespaces_show_the_db_select_takes_to_them() {
+        let mut catalog = Catalog::new();
+        let sessions = catalog.create("sessions", def(Some(3)), stamp(1)).unwrap();
+        let scratch = catalog.create("scratch", def(None), stamp(2)).unwrap();
+        let names = Namespaces::new(&catalog, 16);
+        assert_eq!(
+            names.get(NamespaceId::DEFAULT),
+            place("default", Some(0), false)
+        );
+        assert_eq!(names.get(sessions), place("sessions", Some(3), false));
+        assert_eq!(names.get(scratch), place("scratch", None, false));
+        // Db 3's bare namespace is hidden behind `sessions`; db 5 has none mapped.
+        assert_eq!(names.get(NamespaceId(3)), place("db3", None, true));
+        assert_eq!(names.get(NamespaceId(5)), place("db5", Some(5), true));
+        assert_eq!(names.get(NamespaceId(16)), None);
+        // INFO keyspace counts `default`, every db's bare namespace but the hidden one, and
+        // every created namespace.
+        let listed = names.listed();
+        assert_eq!(listed.len(), 16 - 1 + 2);
+        assert!([NamespaceId::DEFAULT, NamespaceId(5), sessions, scratch]
+            .iter()
+            .all(|ns| listed.contains(ns)));
+        assert!(!listed.contains(&NamespaceId(3)));
+
+        catalog.drop_namespace("sessions", stamp(3)).unwrap();
+        let names = Namespaces::new(&catalog, 16);
+        assert_eq!(names.get(sessions), None);
+        assert_eq!(names.get(NamespaceId(3)), place("db3", Some(3), true));
+    }
 
     #[test]
     fn client_subcommand_help_names_every_subcommand() {

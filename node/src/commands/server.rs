@@ -3,7 +3,8 @@
 //!
 //! - `COMMAND [COUNT | INFO name... | DOCS name... | LIST [FILTERBY ...] | GETKEYS cmd...]`
 //!   describes the command table in Redis 7's shapes (documentation comes from [`DOCS`], kept
-//!   here by command name).
+//!   here by command name; every command has an entry, and kvorum's own commands also list
+//!   their arguments and subcommands, which `redis-cli` turns into its hints and `HELP`).
 //! - `CONFIG GET pattern...` shows the Redis parameters that clients read on connect, with the
 //!   values the node's TOML file set; `CONFIG SET` is refused (the file is the configuration),
 //!   `CONFIG RESETSTAT` zeroes the `INFO` counters.
@@ -11,15 +12,18 @@
 //!   `replication`, hinted handoff in `hints`, and the figures of the admin port's `/metrics`:
 //!   request counts and latencies per namespace × family × consistency × outcome in
 //!   `requests`, replication outcomes in `replication_stats`, storage and fsync in `storage`
-//!   (docs/OPERATIONS.md lists them).
+//!   (docs/OPERATIONS.md lists them). `keyspace` has one line per namespace that holds keys on
+//!   this node: `dbN:` for a namespace `SELECT N` reaches, `ns_<name>:` for one without a db
+//!   index.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use kvorum_resp::Frame;
+use kvorum_ring::NamespaceId;
 
-use super::connection::REDIS_VERSION;
+use super::connection::{Namespaces, REDIS_VERSION};
 use super::pattern::glob_match;
 use super::{all, printable, spec, wrong_arity, CommandSpec, Ctx, Outcome, NO_KEYS};
 use crate::session::Shared;
@@ -237,25 +241,72 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     categories
 }
 
-/// One command's `COMMAND DOCS` entry: summary, since, group, complexity.
+/// One command's `COMMAND DOCS` entry: summary, since, group, complexity, and for commands
+/// documented with them, `arguments` and `subcommands` (keyed `command|sub`), in Redis 7's
+/// shapes.
 fn command_docs(spec: &CommandSpec) -> Frame {
-    let d = doc(spec.name).unwrap_or(&Doc {
-        name: "",
-        group: "generic",
-        since: KVORUM,
-        complexity: "",
-        summary: "",
-    });
-    Frame::map(vec![
+    const UNDOCUMENTED: Doc = d("", "generic", KVORUM, "", "");
+    doc_frame(doc(spec.name).unwrap_or(&UNDOCUMENTED))
+}
+
+fn doc_frame(d: &Doc) -> Frame {
+    let mut fields = vec![
         (Frame::bulk("summary"), Frame::bulk(d.summary)),
         (Frame::bulk("since"), Frame::bulk(d.since)),
         (Frame::bulk("group"), Frame::bulk(d.group)),
         (Frame::bulk("complexity"), Frame::bulk(d.complexity)),
-    ])
+    ];
+    if !d.arguments.is_empty() {
+        fields.push((Frame::bulk("arguments"), args_frame(d.arguments)));
+    }
+    if !d.subcommands.is_empty() {
+        let subs = d
+            .subcommands
+            .iter()
+            .map(|sub| (Frame::bulk(sub.name), doc_frame(sub)))
+            .collect();
+        fields.push((Frame::bulk("subcommands"), Frame::map(subs)));
+    }
+    Frame::map(fields)
 }
 
-/// What `COMMAND DOCS` says about a command.
+/// Arguments as Redis 7 lists them: an array of maps with `name`, `type`, and where they
+/// apply `display_text`, `token`, `flags` (a set of `optional`/`multiple`) and nested
+/// `arguments`. `redis-cli` asserts on these shapes, so nothing else goes here.
+fn args_frame(args: &[Arg]) -> Frame {
+    Frame::array(
+        args.iter()
+            .map(|a| {
+                let mut fields = vec![
+                    (Frame::bulk("name"), Frame::bulk(a.name)),
+                    (Frame::bulk("type"), Frame::bulk(a.kind)),
+                ];
+                if let Some(text) = a.display {
+                    fields.push((Frame::bulk("display_text"), Frame::bulk(text)));
+                }
+                if let Some(token) = a.token {
+                    fields.push((Frame::bulk("token"), Frame::bulk(token)));
+                }
+                let flags: Vec<Frame> = [("optional", a.optional), ("multiple", a.multiple)]
+                    .into_iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(flag, _)| Frame::simple(flag))
+                    .collect();
+                if !flags.is_empty() {
+                    fields.push((Frame::bulk("flags"), Frame::set(flags)));
+                }
+                if !a.args.is_empty() {
+                    fields.push((Frame::bulk("arguments"), args_frame(a.args)));
+                }
+                Frame::map(fields)
+            })
+            .collect(),
+    )
+}
+
+/// What `COMMAND DOCS` says about a command (or, in [`Doc::subcommands`], a subcommand).
 pub struct Doc {
+    /// The command's name, or `command|sub` for a subcommand.
     pub name: &'static str,
     /// Redis's command group (`string`, `generic`, `hash`, `set`, `connection`, `server`).
     pub group: &'static str,
@@ -263,6 +314,92 @@ pub struct Doc {
     pub since: &'static str,
     pub complexity: &'static str,
     pub summary: &'static str,
+    /// Its arguments, listed for kvorum's own commands (whose syntax no Redis client knows).
+    pub arguments: &'static [Arg],
+    pub subcommands: &'static [Doc],
+}
+
+impl Doc {
+    const fn args(self, arguments: &'static [Arg]) -> Doc {
+        Doc { arguments, ..self }
+    }
+
+    const fn subs(self, subcommands: &'static [Doc]) -> Doc {
+        Doc {
+            subcommands,
+            ..self
+        }
+    }
+}
+
+/// One argument of a command, as `COMMAND DOCS` describes it.
+pub struct Arg {
+    pub name: &'static str,
+    /// Redis's argument type: `string`, `integer`, `key`, `pure-token` (a word alone),
+    /// `oneof` (one of [`Arg::args`]) or `block` (all of them, in order).
+    pub kind: &'static str,
+    /// How `redis-cli` shows it, when the name alone would mislead (`R=n`).
+    pub display: Option<&'static str>,
+    /// The word that introduces it (`N` in `N 3`), or that it is (a `pure-token`).
+    pub token: Option<&'static str>,
+    pub optional: bool,
+    pub multiple: bool,
+    pub args: &'static [Arg],
+}
+
+const fn arg(name: &'static str, kind: &'static str) -> Arg {
+    Arg {
+        name,
+        kind,
+        display: None,
+        token: None,
+        optional: false,
+        multiple: false,
+        args: &[],
+    }
+}
+
+/// A word given as is (`FORCE`).
+const fn word(name: &'static str, token: &'static str) -> Arg {
+    arg(name, "pure-token").token(token)
+}
+
+/// One of `args`.
+const fn oneof(name: &'static str, args: &'static [Arg]) -> Arg {
+    Arg {
+        args,
+        ..arg(name, "oneof")
+    }
+}
+
+impl Arg {
+    const fn token(self, token: &'static str) -> Arg {
+        Arg {
+            token: Some(token),
+            ..self
+        }
+    }
+
+    const fn shown(self, text: &'static str) -> Arg {
+        Arg {
+            display: Some(text),
+            ..self
+        }
+    }
+
+    const fn optional(self) -> Arg {
+        Arg {
+            optional: true,
+            ..self
+        }
+    }
+
+    const fn multiple(self) -> Arg {
+        Arg {
+            multiple: true,
+            ..self
+        }
+    }
 }
 
 const KVORUM: &str = env!("CARGO_PKG_VERSION");
@@ -280,16 +417,118 @@ const fn d(
         since,
         complexity,
         summary,
+        arguments: &[],
+        subcommands: &[],
     }
 }
+
+// The arguments and subcommands of kvorum's own commands (docs/REDIS.md, docs/NAMESPACES.md).
+
+/// `R=n`, `W=n`, `DW=n`, `STRICT`, `SLOPPY`, a preset, `TIMEOUT=ms`: the words of a consistency
+/// setting, one argument each.
+const SETTING: Arg = arg("setting", "string")
+    .shown("ONE|TWO|QUORUM|ALL|EVENTUAL|STRONG|R=n|W=n|DW=n|STRICT|SLOPPY|TIMEOUT=ms")
+    .multiple();
+
+static CONSISTENCY_ARGS: &[Arg] =
+    &[oneof("setting", &[word("default", "DEFAULT"), SETTING]).optional()];
+
+static WITH_ARGS: &[Arg] = &[
+    SETTING,
+    word("separator", "--"),
+    arg("command", "string"),
+    arg("arg", "string").optional().multiple(),
+];
+
+static KEY: &[Arg] = &[arg("key", "key")];
+
+static SETCTX_ARGS: &[Arg] = &[
+    arg("key", "key"),
+    arg("context", "string"),
+    arg("value", "string"),
+];
+
+static REPLICA_SUBS: &[Doc] = &[d(
+    "replica|get",
+    "server",
+    KVORUM,
+    "O(1)",
+    "Returns this node's own copy of a key, without asking other replicas (no quorum, no repair).",
+)
+.args(KEY)];
+
+static NAME: &[Arg] = &[arg("name", "string")];
+
+/// `NAMESPACE CREATE` and `ALTER`: the name, then any of the options.
+static NAMESPACE_OPTIONS: &[Arg] = &[
+    arg("name", "string"),
+    arg("n", "integer").token("N").optional(),
+    arg("r", "integer").token("R").optional(),
+    arg("w", "integer").token("W").optional(),
+    oneof(
+        "mode",
+        &[
+            word("eventual", "EVENTUAL"),
+            word("quorum", "QUORUM"),
+            word("strong", "STRONG"),
+        ],
+    )
+    .token("MODE")
+    .optional(),
+    oneof(
+        "conflict",
+        &[word("lww", "LWW"), word("siblings", "SIBLINGS")],
+    )
+    .token("CONFLICT")
+    .optional(),
+    arg("min_r", "integer").token("MIN_R").optional(),
+    arg("min_w", "integer").token("MIN_W").optional(),
+    oneof("allow_sloppy", &[word("yes", "YES"), word("no", "NO")])
+        .token("ALLOW_SLOPPY")
+        .optional(),
+    arg("db", "integer").token("DB").optional(),
+    arg("ttl", "integer").token("TTL").optional(),
+];
+
+#[rustfmt::skip]
+static NAMESPACE_SUBS: &[Doc] = &[
+    d("namespace|create", "server", KVORUM, "O(1)", "Creates a namespace with its own replication factor, default consistency, floors, conflict policy, db index and TTL.").args(NAMESPACE_OPTIONS),
+    d("namespace|alter", "server", KVORUM, "O(1), or O(N) where N is the number of keys of the namespace when N changes (it must hold none)", "Changes the options it names of a namespace.").args(NAMESPACE_OPTIONS),
+    d("namespace|drop", "server", KVORUM, "O(N) where N is the number of keys of the namespace (it must hold none unless FORCE)", "Drops a namespace; FORCE also when it holds keys, which every node then deletes in the background.")
+        .args(&[arg("name", "string"), word("force", "FORCE").optional()]),
+    d("namespace|list", "server", KVORUM, "O(N) where N is the number of namespaces", "Returns the names of every namespace."),
+    d("namespace|info", "server", KVORUM, "O(1)", "Returns a namespace's id, db index, policy, TTL and conflicts.").args(NAME),
+    d("namespace|use", "server", KVORUM, "O(1)", "Switches the connection to a namespace.").args(NAME),
+];
+
+#[rustfmt::skip]
+static ADMIN_SUBS: &[Doc] = &[
+    d("admin|status", "server", KVORUM, "O(N) where N is the number of nodes", "This node and its view of every peer, as JSON."),
+    d("admin|ring", "server", KVORUM, "O(P) where P is the number of partitions", "Partitions per node, as primary and as any replica, and the imbalance, as JSON."),
+    d("admin|hints", "server", KVORUM, "O(N) where N is the number of nodes", "The hinted-handoff backlog per target node, as JSON."),
+    d("admin|key", "server", KVORUM, "O(1)", "A key's partition, preference list and this node's copy of it, as JSON.")
+        .args(&[arg("db", "integer"), arg("key", "string"), word("local", "LOCAL").optional()]),
+    d("admin|namespaces", "server", KVORUM, "O(N) where N is the number of namespaces", "Every namespace in this node's catalog with its settings, the conflicts and the catalog's digest, as JSON."),
+    d("admin|help", "server", KVORUM, "O(1)", "Lists the ADMIN subcommands."),
+];
+
+#[rustfmt::skip]
+static DEBUG_SUBS: &[Doc] = &[
+    d("debug|clock-offset", "server", KVORUM, "O(1)", "Returns, or sets, the offset in milliseconds of this node's clock (HLC timestamps and TTLs).")
+        .args(&[arg("ms", "integer").optional()]),
+    d("debug|fault", "server", KVORUM, "O(1)", "Switches a fault on or off.")
+        .args(&[arg("name", "string"), oneof("state", &[word("on", "ON"), word("off", "OFF")])]),
+    d("debug|faults", "server", KVORUM, "O(N) where N is the number of faults", "Lists every fault and whether it is on."),
+    d("debug|help", "server", KVORUM, "O(1)", "Lists the DEBUG subcommands."),
+];
 
 /// The documentation of a command, by its (lower-case) name.
 pub fn doc(name: &str) -> Option<&'static Doc> {
     DOCS.iter().find(|d| d.name == name)
 }
 
-/// Documentation of the commands kvorum serves or may serve, by name. A command missing here
-/// still answers `COMMAND DOCS`, with empty texts. One line per command, as a table.
+/// Documentation of the commands kvorum serves or may serve, by name; every command of the
+/// table has its entry (a test checks). One line per command, as a table.
 #[rustfmt::skip]
 pub static DOCS: &[Doc] = &[
     // connection
@@ -301,7 +540,7 @@ pub static DOCS: &[Doc] = &[
     d("reset", "connection", "6.2.0", "O(1)", "Returns the connection to its initial state."),
     d("select", "connection", "1.0.0", "O(1)", "Picks the database (namespace) of the connection's keys."),
     d("client", "connection", "2.4.0", "Depends on subcommand.", "Shows and changes connections: ID, GETNAME, SETNAME, SETINFO, INFO, LIST, KILL, REPLY."),
-    d("consistency", "connection", KVORUM, "O(1)", "Shows or sets the connection's consistency (R, W, DW, sloppy or strict quorums, timeout)."),
+    d("consistency", "connection", KVORUM, "O(1)", "Shows or sets the connection's consistency (R, W, DW, sloppy or strict quorums, timeout).").args(CONSISTENCY_ARGS),
     // server
     d("command", "server", "2.8.13", "O(N) where N is the number of commands", "Describes the commands the node serves."),
     d("config", "server", "2.0.0", "Depends on subcommand.", "Shows configuration parameters (GET) and resets statistics (RESETSTAT)."),
@@ -310,8 +549,10 @@ pub static DOCS: &[Doc] = &[
     d("dbsize", "server", "1.0.0", "O(1)", "Returns the number of keys in the database."),
     d("flushdb", "server", "1.0.0", "O(N) where N is the number of keys", "Deletes every key of the database."),
     d("flushall", "server", "1.0.0", "O(N) where N is the number of keys", "Deletes every key of every database."),
-    d("replica", "server", KVORUM, "O(1)", "Debugging: this node's own copy of a key, without coordination."),
-    d("namespace", "server", KVORUM, "Depends on subcommand.", "Creates, changes, drops and lists namespaces."),
+    d("replica", "server", KVORUM, "O(1)", "Debugging: this node's own copy of a key, without coordination.").subs(REPLICA_SUBS),
+    d("namespace", "server", KVORUM, "Depends on subcommand.", "Creates, changes, drops, lists and switches to namespaces (each with its own replication factor and consistency policy).").subs(NAMESPACE_SUBS),
+    d("admin", "server", KVORUM, "Depends on subcommand.", "Reports this node and the cluster to operators, as JSON: status, ring, hints, a key's replicas, namespaces.").subs(ADMIN_SUBS),
+    d("debug", "server", KVORUM, "Depends on subcommand.", "kvorum's test hooks (clock offset, fault switches); only in builds with the fault-injection feature.").subs(DEBUG_SUBS),
     // string
     d("get", "string", "1.0.0", "O(1)", "Returns the value of a key."),
     d("set", "string", "1.0.0", "O(1)", "Sets the value of a key, optionally with an expiry and conditions."),
@@ -334,8 +575,8 @@ pub static DOCS: &[Doc] = &[
     d("incrby", "string", "1.0.0", "O(1)", "Adds an integer to a counter."),
     d("decrby", "string", "1.0.0", "O(1)", "Subtracts an integer from a counter."),
     d("incrbyfloat", "string", "2.6.0", "O(1)", "Adds a floating point number to a counter."),
-    d("getctx", "string", KVORUM, "O(N) where N is the number of siblings", "Returns a key's causal context and every concurrent value (sibling)."),
-    d("setctx", "string", KVORUM, "O(1)", "Sets a key's value, replacing exactly the siblings a causal context saw."),
+    d("getctx", "string", KVORUM, "O(N) where N is the number of siblings", "Returns a key's causal context and every concurrent value (sibling).").args(KEY),
+    d("setctx", "string", KVORUM, "O(1)", "Sets a key's value, replacing exactly the siblings a causal context saw.").args(SETCTX_ARGS),
     // generic (keyspace)
     d("del", "generic", "1.0.0", "O(N) where N is the number of keys", "Deletes keys."),
     d("unlink", "generic", "4.0.0", "O(N) where N is the number of keys", "Deletes keys."),
@@ -357,7 +598,8 @@ pub static DOCS: &[Doc] = &[
     d("keys", "generic", "1.0.0", "O(N) where N is the number of keys", "Returns the keys that match a pattern."),
     d("scan", "generic", "2.8.0", "O(1) per call, O(N) for a full iteration", "Iterates over the keys."),
     d("randomkey", "generic", "1.0.0", "O(1)", "Returns a random key."),
-    d("with", "generic", KVORUM, "That of the command it runs", "Runs one command with its own consistency."),
+    d("with", "generic", KVORUM, "That of the command it runs", "Runs one command with its own consistency.").args(WITH_ARGS),
+    d("wait", "generic", "3.0.0", "O(1)", "Returns how many replicas besides the coordinator held the connection's last write when it was acknowledged (writes wait for their W replicas already)."),
     // hash
     d("hset", "hash", "2.0.0", "O(N) where N is the number of fields set", "Sets fields of a hash."),
     d("hsetnx", "hash", "2.0.0", "O(1)", "Sets a hash field only if it does not exist."),
@@ -582,25 +824,57 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Frame::verbatim_text(text).into();
     }
     // Counting reads storage: it runs on the blocking pool, then fills the Keyspace section.
+    // It counts the namespaces a line can name, against one snapshot of the catalog.
     let count = ctx.shared.view.keyspace.clone();
+    let names = Namespaces::of(ctx.shared);
     Outcome::Later(Box::pin(async move {
         // One count at a time: many clients polling INFO share the wait, not the disk.
         let Ok(_turn) = KEYSPACE_COUNT.acquire().await else {
             return Frame::verbatim_text(text);
         };
-        let counts = tokio::task::spawn_blocking(move || count())
+        let ids = names.listed();
+        let counts = tokio::task::spawn_blocking(move || count(&ids))
             .await
             .unwrap_or_default();
-        let mut keyspace = String::new();
-        for (db, keys, expires) in counts {
-            let _ = write!(
-                keyspace,
-                "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n"
-            );
-        }
+        let keyspace = keyspace_lines(&names, counts);
         let text = text.replacen("# Keyspace\r\n", &format!("# Keyspace\r\n{keyspace}"), 1);
         Frame::verbatim_text(text)
     }))
+}
+
+/// The lines of `INFO keyspace` from `(namespace, keys, expires)` counts: `dbN:keys=…,
+/// expires=…,avg_ttl=0` for a namespace that db `N` reaches (`SELECT N`), by db index, then
+/// `ns_<name>:…` for a created namespace without a db index, by name. Names are letters,
+/// digits, `_` and `-`, so every line still parses as Redis's `key:value` with `,`-separated
+/// `field=value`s, and clients that only look for `db` lines skip the others. Not listed: the
+/// keys of a bare db hidden behind a namespace mapped to its index (no command reaches them
+/// until the mapping is dropped) and of dropped namespaces (being purged).
+fn keyspace_lines(
+    names: &Namespaces,
+    counts: impl IntoIterator<Item = (NamespaceId, u64, u64)>,
+) -> String {
+    let mut dbs = Vec::new();
+    let mut named = Vec::new();
+    for (ns, keys, expires) in counts {
+        let Some(place) = names.get(ns) else {
+            continue;
+        };
+        match place.db {
+            Some(db) => dbs.push((db, keys, expires)),
+            None if !place.bare => named.push((place.name, keys, expires)),
+            None => {}
+        }
+    }
+    dbs.sort_unstable();
+    named.sort_unstable();
+    let mut out = String::new();
+    for (db, keys, expires) in dbs {
+        let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+    }
+    for (name, keys, expires) in named {
+        let _ = write!(out, "ns_{name}:keys={keys},expires={expires},avg_ttl=0\r\n");
+    }
+    out
 }
 
 /// Appends one section, `# Title` then `field:value` lines, each ending in CRLF.
@@ -905,6 +1179,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -934,48 +1209,133 @@ mod tests {
         }
     }
 
+    /// Every command answers `COMMAND DOCS` with real texts, and its subcommands too.
     #[test]
-    fn this_family_is_documented() {
-        for spec in COMMANDS.iter().chain(super::super::connection::COMMANDS) {
-            assert!(doc(spec.name).is_some(), "{}", spec.name);
+    fn every_command_has_a_summary() {
+        fn check(doc: &Doc) {
+            assert!(!doc.summary.is_empty(), "{} has no summary", doc.name);
+            assert!(!doc.complexity.is_empty(), "{} has no complexity", doc.name);
+            assert!(!doc.since.is_empty(), "{}", doc.name);
+            for sub in doc.subcommands {
+                let parent = sub.name.split('|').next();
+                assert_eq!(parent, Some(doc.name), "{} under {}", sub.name, doc.name);
+                assert_eq!(sub.group, doc.group, "{}", sub.name);
+                check(sub);
+            }
+        }
+        for spec in all() {
+            let Some(doc) = doc(spec.name) else {
+                panic!("{} is not in DOCS", spec.name);
+            };
+            check(doc);
         }
     }
 
-    /// The metrics' family table (`ns × family` labels) must list exactly the commands of each
-    /// family's table.
+    /// Argument types are Redis's (clients such as `redis-cli` reject others), and only
+    /// `oneof` and `block` have nested arguments.
     #[test]
-    fn metric_families_match_the_command_tables() {
-        use super::super::*;
-        let tables: [(&str, &[CommandSpec]); 14] = [
-            ("connection", connection::COMMANDS),
-            ("server", server::COMMANDS),
-            ("strings", strings::COMMANDS),
-            ("counters", counters::COMMANDS),
-            ("ttl", ttl::COMMANDS),
-            ("keyspace", keyspace::COMMANDS),
-            ("wait", wait::COMMANDS),
-            ("keys", keys::COMMANDS),
-            ("hashes", hashes::COMMANDS),
-            ("sets", sets::COMMANDS),
-            ("consistency", consistency::COMMANDS),
-            ("context", context::COMMANDS),
-            ("replica", replica::COMMANDS),
-            ("debug", debug::COMMANDS),
-        ];
-        for (family, table) in tables {
-            let mut listed: Vec<&str> = crate::metrics::family_commands(family)
-                .unwrap_or_default()
-                .to_vec();
-            let mut actual: Vec<&str> = table.iter().map(|c| c.name).collect();
-            listed.sort_unstable();
-            actual.sort_unstable();
-            assert_eq!(listed, actual, "family {family}");
-            for name in actual {
-                assert_eq!(
-                    crate::metrics::FAMILIES[crate::metrics::family_of(name)],
-                    family
+    fn arguments_use_redis_types() {
+        fn check(args: &[Arg]) {
+            for a in args {
+                assert!(
+                    ["string", "integer", "key", "pure-token", "oneof", "block"].contains(&a.kind),
+                    "{}: {}",
+                    a.name,
+                    a.kind
                 );
+                assert_eq!(
+                    !a.args.is_empty(),
+                    ["oneof", "block"].contains(&a.kind),
+                    "{}",
+                    a.name
+                );
+                assert!(a.kind != "pure-token" || a.token.is_some(), "{}", a.name);
+                check(a.args);
             }
         }
+        for doc in DOCS {
+            check(doc.arguments);
+            for sub in doc.subcommands {
+                check(sub.arguments);
+            }
+        }
+    }
+
+    #[test]
+    fn kvorum_commands_document_their_subcommands_and_arguments() {
+        let docs = |name: &str| command_docs(super::super::lookup(name.as_bytes()).unwrap());
+        let field = |frame: &Frame, key: &str| -> Option<Frame> {
+            let Frame::Map(pairs) = frame else {
+                return None;
+            };
+            pairs
+                .iter()
+                .find(|(k, _)| k.as_bytes().map(|b| b.as_ref()) == Some(key.as_bytes()))
+                .map(|(_, v)| v.clone())
+        };
+        let namespace = docs("namespace");
+        let subs = field(&namespace, "subcommands").unwrap();
+        let create = field(&subs, "namespace|create").unwrap();
+        assert!(field(&create, "summary").is_some());
+        let Some(Frame::Array(args)) = field(&create, "arguments") else {
+            panic!("namespace|create has no arguments");
+        };
+        assert_eq!(args.len(), NAMESPACE_OPTIONS.len());
+        let db = &args[9];
+        assert_eq!(field(db, "token"), Some(Frame::bulk("DB")));
+        assert_eq!(
+            field(db, "flags"),
+            Some(Frame::set(vec![Frame::simple("optional")]))
+        );
+        assert!(field(&docs("getctx"), "arguments").is_some());
+        assert!(field(&docs("get"), "arguments").is_none());
+    }
+
+    fn catalog_with_namespaces() -> (Namespaces, NamespaceId, NamespaceId) {
+        use kvorum_consistency::catalog::{Catalog, NamespaceDef, Stamp};
+        use kvorum_consistency::{NamespacePolicy, Timestamp};
+        let stamp = |ms| Stamp {
+            at: Timestamp {
+                physical_ms: ms,
+                logical: 0,
+            },
+            node: kvorum_ring::NodeId(1),
+        };
+        let def = |db| NamespaceDef {
+            id: NamespaceId(0),
+            db,
+            policy: NamespacePolicy::new(3),
+            ttl_s: None,
+            created: stamp(0),
+        };
+        let mut catalog = Catalog::new();
+        let sessions = catalog.create("sessions", def(Some(3)), stamp(1)).unwrap();
+        let scratch = catalog.create("scratch", def(None), stamp(2)).unwrap();
+        (Namespaces::new(&catalog, 16), sessions, scratch)
+    }
+
+    #[test]
+    fn info_keyspace_names_each_namespace_as_select_reaches_it() {
+        let (names, sessions, scratch) = catalog_with_namespaces();
+        let lines = keyspace_lines(
+            &names,
+            [
+                (scratch, 4, 0),
+                (NamespaceId(5), 2, 2),
+                (sessions, 7, 1),
+                (NamespaceId(0), 1, 0),
+                // The bare db 3, hidden behind `sessions`, and an id no namespace has.
+                (NamespaceId(3), 9, 0),
+                (NamespaceId(u32::MAX - 1), 9, 0),
+            ],
+        );
+        assert_eq!(
+            lines,
+            "db0:keys=1,expires=0,avg_ttl=0\r\n\
+             db3:keys=7,expires=1,avg_ttl=0\r\n\
+             db5:keys=2,expires=2,avg_ttl=0\r\n\
+             ns_scratch:keys=4,expires=0,avg_ttl=0\r\n"
+        );
+        assert_eq!(keyspace_lines(&names, []), "");
     }
 }

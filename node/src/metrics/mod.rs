@@ -11,7 +11,8 @@
 //! run several nodes per process in places, and two recorders cannot coexist), it is write-only
 //! (`INFO` must read back the very figures `/metrics` shows), and every record hashes a dynamic
 //! key. Here every label is an index into a fixed table, so recording a command is one lookup
-//! plus three relaxed atomic adds, and no label value can ever come from a client: families,
+//! plus three relaxed atomic adds, and no label value can ever come from a client: families
+//! (the names of the command tables, [`crate::commands::FAMILIES`], plus `other`),
 //! consistency classes and outcomes are closed sets; namespaces are capped at
 //! [`MAX_NAMESPACE_LABELS`] distinct values, further ones share `ns="other"`.
 
@@ -19,11 +20,12 @@ mod render;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 use std::time::Duration;
 
 use kvorum_consistency::{Preset, Reply, Spec};
 
+use crate::commands::FAMILIES;
 use crate::session::Shared;
 use crate::storage::{GroupCommit, Storage};
 
@@ -37,32 +39,51 @@ pub const LATENCY_BUCKETS_US: [u64; 16] = [
     1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
 
-/// Command families, the `family` label: one per file of `commands/` (`other` for a command
-/// whose family is not listed here).
-pub const FAMILIES: [&str; 15] = [
+/// The `family` label of a command not in any table (an unknown command): the index after the
+/// last family of [`crate::commands::FAMILIES`], whose names are the other label values. A
+/// fixed number, so the label set is bounded and every namespace's histograms are allocated
+/// once.
+pub const OTHER_FAMILY: usize = FAMILIES.len();
+
+/// Families whose commands replicate nothing: their `consistency` label is `none`. They run
+/// on the connection or the node (connection state, introspection, the catalog, one replica's
+/// own copy), never with a read or write consistency.
+const LOCAL_FAMILIES: [&str; 7] = [
     "connection",
     "server",
-    "strings",
-    "counters",
-    "ttl",
-    "keyspace",
-    "wait",
-    "keys",
-    "hashes",
-    "sets",
     "consistency",
-    "context",
+    "namespace",
     "replica",
+    "admin",
     "debug",
-    "other",
 ];
 
-/// Index of `other` in [`FAMILIES`].
-pub const OTHER_FAMILY: usize = FAMILIES.len() - 1;
+/// The `family` label value of a family index: its table's name, `other` beyond the tables.
+pub fn family_name(family: usize) -> &'static str {
+    FAMILIES.get(family).map_or("other", |(name, _)| *name)
+}
+
+/// The family (index into [`crate::commands::FAMILIES`], [`OTHER_FAMILY`] if none) of a
+/// command by its table name (lower case).
+pub fn family_of(command: &str) -> usize {
+    static INDEX: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
+        FAMILIES
+            .iter()
+            .enumerate()
+            .flat_map(|(family, (_, table))| table.iter().map(move |c| (c.name, family)))
+            .collect()
+    });
+    INDEX.get(command).copied().unwrap_or(OTHER_FAMILY)
+}
+
+/// Whether commands of this family replicate nothing (their `consistency` label is `none`).
+pub fn is_local_family(family: usize) -> bool {
+    LOCAL_FAMILIES.contains(&family_name(family))
+}
 
 /// Consistency classes, the `consistency` label: the preset a request ran with, `custom` for
-/// explicit `R=`/`W=` settings, `none` for commands that replicate nothing (connection and
-/// server commands).
+/// explicit `R=`/`W=` settings, `none` for commands that replicate nothing (the families of
+/// `LOCAL_FAMILIES`).
 pub const CONSISTENCIES: [&str; 8] = [
     "one", "two", "quorum", "all", "eventual", "strong", "custom", "none",
 ];
@@ -141,7 +162,7 @@ struct NamespaceRequests {
 
 impl NamespaceRequests {
     fn new() -> Self {
-        let len = FAMILIES.len() * CONSISTENCIES.len() * OUTCOMES.len();
+        let len = (OTHER_FAMILY + 1) * CONSISTENCIES.len() * OUTCOMES.len();
         NamespaceRequests {
             histograms: (0..len).map(|_| Histogram::default()).collect(),
         }
@@ -158,7 +179,8 @@ impl NamespaceRequests {
 pub struct RequestLabels {
     /// The namespace (db index).
     pub ns: u32,
-    /// Index into [`FAMILIES`].
+    /// The command's family ([`family_of`]); any index from [`OTHER_FAMILY`] on counts as
+    /// `other`.
     pub family: usize,
     /// Index into [`CONSISTENCIES`].
     pub consistency: usize,
@@ -341,7 +363,8 @@ impl Metrics {
         let mut out = Vec::new();
         for (ns, requests) in namespaces {
             let label = ns.map_or_else(|| "other".to_owned(), |n| n.to_string());
-            for (f, family) in FAMILIES.iter().enumerate() {
+            for f in 0..=OTHER_FAMILY {
+                let family = family_name(f);
                 for (c, consistency) in CONSISTENCIES.iter().enumerate() {
                     for (o, outcome) in OUTCOMES.iter().enumerate() {
                         let Some(h) = requests.get(f, c, o) else {
@@ -349,7 +372,7 @@ impl Metrics {
                         };
                         let snapshot = h.snapshot();
                         if snapshot.count > 0 {
-                            out.push((label.clone(), *family, *consistency, *outcome, snapshot));
+                            out.push((label.clone(), family, *consistency, *outcome, snapshot));
                         }
                     }
                 }
@@ -357,101 +380,6 @@ impl Metrics {
         }
         out
     }
-}
-
-/// Commands by family, as the `commands/` tables list them (a test in `commands/server.rs`
-/// checks the two agree). A command not listed counts as `other`.
-const FAMILY_COMMANDS: [&[&str]; FAMILIES.len() - 1] = [
-    &[
-        "ping", "echo", "auth", "hello", "quit", "reset", "select", "client",
-    ],
-    &["command", "config", "info", "time"],
-    &[
-        "get", "set", "getset", "getdel", "getex", "setnx", "setex", "psetex", "append", "strlen",
-        "getrange", "substr", "setrange", "mget", "mset", "msetnx",
-    ],
-    &["incr", "decr", "incrby", "decrby", "incrbyfloat"],
-    &[
-        "expire",
-        "pexpire",
-        "expireat",
-        "pexpireat",
-        "persist",
-        "ttl",
-        "pttl",
-        "expiretime",
-        "pexpiretime",
-    ],
-    &["scan", "keys", "dbsize", "randomkey", "flushdb", "flushall"],
-    &["wait"],
-    &[
-        "del", "unlink", "exists", "touch", "type", "rename", "renamenx",
-    ],
-    &[
-        "hset",
-        "hsetnx",
-        "hmset",
-        "hget",
-        "hmget",
-        "hdel",
-        "hgetall",
-        "hkeys",
-        "hvals",
-        "hlen",
-        "hexists",
-        "hstrlen",
-        "hincrby",
-        "hincrbyfloat",
-        "hrandfield",
-        "hscan",
-    ],
-    &[
-        "sadd",
-        "srem",
-        "smembers",
-        "sismember",
-        "smismember",
-        "scard",
-        "srandmember",
-        "spop",
-        "smove",
-        "sinter",
-        "sunion",
-        "sdiff",
-        "sintercard",
-        "sscan",
-    ],
-    &["with", "consistency"],
-    &["getctx", "setctx"],
-    &["replica"],
-    &["debug"],
-];
-
-/// The family (index into [`FAMILIES`]) of a command by its table name (lower case).
-pub fn family_of(command: &str) -> usize {
-    static INDEX: std::sync::LazyLock<HashMap<&'static str, usize>> =
-        std::sync::LazyLock::new(|| {
-            FAMILY_COMMANDS
-                .iter()
-                .enumerate()
-                .flat_map(|(family, names)| names.iter().map(move |n| (*n, family)))
-                .collect()
-        });
-    INDEX.get(command).copied().unwrap_or(OTHER_FAMILY)
-}
-
-/// Whether commands of this family replicate nothing (their `consistency` label is `none`).
-pub fn is_local_family(family: usize) -> bool {
-    matches!(
-        FAMILIES.get(family),
-        Some(&"connection" | &"server" | &"debug")
-    )
-}
-
-/// The commands of one family as this module lists them (for the agreement test).
-pub fn family_commands(family: &str) -> Option<&'static [&'static str]> {
-    let i = FAMILIES.iter().position(|f| *f == family)?;
-    FAMILY_COMMANDS.get(i).copied()
 }
 
 #[cfg(test)]
@@ -490,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn labels_out_of_range_fall_into_the_last_value() {
+    fn labels_out_of_range_count_as_other_and_none() {
         let m = Metrics::new();
         let labels = RequestLabels {
             ns: 0,
@@ -515,6 +443,43 @@ mod tests {
         m.record_siblings(2, 0);
         assert_eq!(m.siblings_created.load(Relaxed), 2);
         assert_eq!(m.siblings_resolved.load(Relaxed), 3);
+    }
+
+    /// Each command counts under the name of the table that serves it, unknown commands under
+    /// `other`, and the label set is the tables' names plus `other`, each once.
+    #[test]
+    fn families_are_the_command_tables() {
+        for (i, (name, table)) in FAMILIES.iter().enumerate() {
+            assert_eq!(family_name(i), *name);
+            assert_ne!(
+                *name, "other",
+                "a table may not take the unknown commands' label"
+            );
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase()),
+                "{name}: label values are lower-case words"
+            );
+            assert_eq!(FAMILIES.iter().filter(|(n, _)| n == name).count(), 1);
+            for command in table.iter() {
+                assert_eq!(family_name(family_of(command.name)), *name);
+            }
+        }
+        assert_eq!(family_of("nosuch"), OTHER_FAMILY);
+        assert_eq!(family_name(OTHER_FAMILY), "other");
+        assert_eq!(family_name(family_of("namespace")), "namespace");
+        assert_eq!(family_name(family_of("admin")), "admin");
+    }
+
+    #[test]
+    fn local_families_exist_and_replicating_ones_are_not_local() {
+        for name in LOCAL_FAMILIES {
+            assert!(FAMILIES.iter().any(|(n, _)| *n == name), "{name}");
+        }
+        assert!(is_local_family(family_of("namespace")));
+        assert!(is_local_family(family_of("ping")));
+        assert!(!is_local_family(family_of("get")));
+        assert!(!is_local_family(family_of("setctx")));
+        assert!(!is_local_family(OTHER_FAMILY));
     }
 
     #[test]

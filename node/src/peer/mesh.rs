@@ -16,6 +16,11 @@
 //! idle timeout but silences the peer at once, so `is_up` turns false after a few heartbeat
 //! intervals instead. Callers choosing replicas should use `is_up`.
 //!
+//! **Services.** The endpoint may serve other protocols besides the peer protocol, each by its
+//! own ALPN ([`Service`]): the accept loop completes the TLS handshake and hands such a
+//! connection, untouched, to the service's channel. The mesh knows nothing of what is said on
+//! it (the node's native client protocol is one such service).
+//!
 //! **Tasks.** `start` spawns the accept loop and one connector per peer. All are owned by the mesh
 //! (one `JoinSet`) and all watch the same stop signal: the owner's `watch` channel, or
 //! [`Mesh::shutdown`], which also waits for them and releases the UDP port. Dropping the last
@@ -41,7 +46,22 @@ use super::detector::DetectorConfig;
 use super::error::{PeerError, SendError};
 use super::frame::encode_frame;
 use super::stop::Stop;
-use super::tls::{self, PEER_ALPN};
+use super::tls::{self, ClientCerts, PEER_ALPN};
+
+/// Another protocol served on the mesh's QUIC endpoint: connections that negotiate `alpn` are
+/// handed to `connections` once their TLS handshake is complete.
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// The protocol's ALPN; must differ from [`PEER_ALPN`] and from every other service's.
+    pub alpn: Vec<u8>,
+    /// Whether clients without a certificate of the cluster CA may connect. If any service
+    /// allows them, client certificates become optional at the TLS layer; the peer protocol and
+    /// services that do not allow them still refuse such connections before anything is read.
+    pub anonymous: bool,
+    /// Where accepted connections go. A full channel makes the accept task wait (bounded by
+    /// `max_incoming`); a closed one gets connections closed.
+    pub connections: mpsc::Sender<quinn::Connection>,
+}
 
 /// State shared by the mesh handle and the incoming-side tasks.
 pub(super) struct Shared<M> {
@@ -49,6 +69,8 @@ pub(super) struct Shared<M> {
     pub max_frame_bytes: usize,
     pub handshake_timeout: Duration,
     pub max_incoming: usize,
+    /// Other protocols served on the endpoint.
+    pub services: Vec<Service>,
     /// Configured peers; only these may connect, only these can be sent to.
     peers: RwLock<HashMap<u64, Arc<PeerSlot>>>,
     /// The live incoming connection of each peer.
@@ -140,7 +162,18 @@ where
         identity: NodeIdentity,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(Self, mpsc::Receiver<(u64, M)>), PeerError> {
+        Self::start_serving(cfg, identity, shutdown, Vec::new()).await
+    }
+
+    /// [`Mesh::start`], with other protocols served on the same endpoint ([`Service`]).
+    pub async fn start_serving(
+        cfg: PeerConfig,
+        identity: NodeIdentity,
+        shutdown: watch::Receiver<bool>,
+        services: Vec<Service>,
+    ) -> Result<(Self, mpsc::Receiver<(u64, M)>), PeerError> {
         cfg.validate()?;
+        check_services(&services)?;
         if identity.node_id() != cfg.self_id {
             return Err(PeerError::Config {
                 field: "self_id",
@@ -152,7 +185,13 @@ where
             });
         }
         let tuning = cfg.tuning();
-        let server = tls::server_config(&identity, &[PEER_ALPN], &tuning)?;
+        let mut alpns: Vec<&[u8]> = vec![PEER_ALPN];
+        alpns.extend(services.iter().map(|s| s.alpn.as_slice()));
+        let client_certs = match services.iter().any(|s| s.anonymous) {
+            true => ClientCerts::Optional,
+            false => ClientCerts::Required,
+        };
+        let server = tls::server_config(&identity, &alpns, client_certs, &tuning)?;
         let client = tls::client_config(&identity, PEER_ALPN, &tuning)?;
         let endpoint =
             quinn::Endpoint::server(server, cfg.listen).map_err(|source| PeerError::Bind {
@@ -170,6 +209,7 @@ where
             max_frame_bytes: cfg.max_frame_bytes,
             handshake_timeout: cfg.handshake_timeout(),
             max_incoming: cfg.max_incoming,
+            services,
             peers: RwLock::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
             inbound: inbound_tx,
@@ -364,6 +404,24 @@ impl<M> Mesh<M> {
             );
         }
     }
+}
+
+/// Services need distinct, non-empty ALPNs other than the peer protocol's.
+fn check_services(services: &[Service]) -> Result<(), PeerError> {
+    for (i, service) in services.iter().enumerate() {
+        let clash = service.alpn == PEER_ALPN
+            || services[..i].iter().any(|other| other.alpn == service.alpn);
+        if service.alpn.is_empty() || clash {
+            return Err(PeerError::Config {
+                field: "services",
+                reason: format!(
+                    "ALPN {:?} is empty or already served",
+                    String::from_utf8_lossy(&service.alpn)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What the mesh believes about one peer's liveness.

@@ -11,7 +11,8 @@
 //! - [`tls`] — rustls/quinn server and client configuration, ALPN, keep-alive and idle timeout.
 //! - [`frame`] — the wire codec for one message on a stream.
 //! - [`config`] — [`PeerConfig`], defaults and validation.
-//! - [`mesh`] — [`Mesh`], the handle: start, send, connection state and liveness, shutdown.
+//! - [`mesh`] — [`Mesh`], the handle: start, send, connection state and liveness, shutdown;
+//!   [`Service`], another protocol served on the same endpoint by its own ALPN.
 //! - [`detector`] — [`PhiAccrual`], the pure phi-accrual failure detector of one peer.
 //! - `heartbeat` — the heartbeat datagram: its encoding, the sending and receiving loops.
 //! - `connector` — one task per peer that dials, pumps the send queue, sends heartbeats and
@@ -41,10 +42,14 @@
 //! # Identity
 //!
 //! One CA per cluster. Node `id` owns the certificate whose DNS subject alternative name is
-//! `n{id}.kvorum.internal`. Both TLS sides require a certificate from the cluster CA: the dialer
-//! checks the server certificate against the name of the node it dials; the acceptor checks that
-//! the client certificate names the node id the client claims in its hello, and that this id is
-//! a configured peer. Connections failing any check are closed before a message is read.
+//! `n{id}.kvorum.internal`. Both sides of a peer connection present a certificate from the
+//! cluster CA: the dialer checks the server certificate against the name of the node it dials;
+//! the acceptor checks that the client certificate names the node id the client claims in its
+//! hello, and that this id is a configured peer. Connections failing any check are closed before
+//! a message is read. When the endpoint also serves a protocol open to clients without a
+//! certificate (a [`Service`] with `anonymous`, such as the native client protocol), the TLS
+//! layer lets such clients through and the peer protocol refuses them itself (close code
+//! "not a configured peer"); a certificate from another CA still fails the TLS handshake.
 //!
 //! # Delivery semantics
 //!
@@ -83,5 +88,5 @@ pub use certs::{cert_names_node, node_dns_name, ClusterCa, NodeIdentity};
 pub use config::PeerConfig;
 pub use detector::{DetectorConfig, PhiAccrual};
 pub use error::{FrameError, PeerError, SendError};
-pub use mesh::{Mesh, PeerLiveness};
-pub use tls::PEER_ALPN;
+pub use mesh::{Mesh, PeerLiveness, Service};
+pub use tls::{ClientCerts, PEER_ALPN};

@@ -1,9 +1,13 @@
 //! TLS and QUIC configuration for the peer endpoint.
 //!
 //! Both directions authenticate with the cluster CA and nothing else:
-//! - the server side *requires* a client certificate signed by the cluster CA
-//!   (`WebPkiClientVerifier`); clients without one, or with one from another CA, fail the TLS
-//!   handshake;
+//! - the server side verifies a client certificate against the cluster CA
+//!   (`WebPkiClientVerifier`): one from another CA fails the TLS handshake. Whether a client may
+//!   present none is [`ClientCerts`]: a node serving only the peer protocol requires one; a node
+//!   that also serves a protocol open to clients without one (the native client protocol, which
+//!   authenticates with a password instead) makes it optional at the TLS layer, and the peer
+//!   protocol then refuses a certificate-less connection itself, before reading anything (see
+//!   `handshake`);
 //! - the client side trusts only the cluster CA and checks the server certificate against the
 //!   name `n{id}.kvorum.internal` of the peer it meant to dial, so it cannot be talked into
 //!   sending a peer's messages to another node.
@@ -13,8 +17,9 @@
 //! which code happened to install one first. QUIC needs TLS 1.3, so only that version is offered.
 //!
 //! ALPN selects the protocol spoken on a connection. The server lists every protocol it serves
-//! (today only [`PEER_ALPN`]; the native client protocol will add its own), and the accept loop
-//! dispatches on the negotiated value.
+//! ([`PEER_ALPN`] and those of the mesh's services, such as the native client protocol's), and
+//! the accept loop dispatches on the negotiated value. A client offering none of them fails the
+//! TLS handshake.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,21 +72,38 @@ impl Default for TransportTuning {
     }
 }
 
+/// Whether the server side demands a client certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCerts {
+    /// A client without a certificate of the cluster CA fails the TLS handshake.
+    Required,
+    /// A client may present none; one it presents must still come from the cluster CA. Every
+    /// protocol served must then check for itself whether it needs one.
+    Optional,
+}
+
 /// The crypto provider used for every peer connection (ring).
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Server side of the endpoint: presents the node certificate, requires a client certificate
-/// from the cluster CA, and offers `alpn_protocols`.
+/// Server side of the endpoint: presents the node certificate, verifies client certificates
+/// against the cluster CA (demanding one or not, per `client_certs`), and offers
+/// `alpn_protocols`.
 pub fn server_config(
     identity: &NodeIdentity,
     alpn_protocols: &[&[u8]],
+    client_certs: ClientCerts,
     tuning: &TransportTuning,
 ) -> Result<quinn::ServerConfig, PeerError> {
     let provider = crypto_provider();
     let roots = Arc::new(cluster_roots(identity)?);
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+    let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+    let builder = match client_certs {
+        ClientCerts::Required => builder,
+        ClientCerts::Optional => builder.allow_unauthenticated(),
+    };
+    let verifier = builder
         .build()
         .map_err(|source| PeerError::Verifier { source })?;
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
@@ -95,7 +117,9 @@ pub fn server_config(
         QuicServerConfig::try_from(tls).map_err(|source| PeerError::QuicCrypto { source })?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
     // A peer connection carries one client-opened bidirectional stream (see `handshake`); no
-    // other streams are allowed, so a peer cannot pile up unread streams.
+    // other streams are allowed, so a peer cannot pile up unread streams. A service that needs
+    // more raises the limit on its own connections once it has admitted the client
+    // (`quinn::Connection::set_max_concurrent_bi_streams`), so a stranger never gets more.
     let mut transport = transport(tuning)?;
     transport.max_concurrent_bidi_streams(VarInt::from_u32(1));
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));

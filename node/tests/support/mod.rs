@@ -15,6 +15,8 @@ use kvorum_node::peer::ClusterCa;
 pub struct TestNode {
     pub id: u64,
     pub resp: SocketAddr,
+    /// The QUIC endpoint (`peer_listen`): peers and native clients.
+    pub quic: SocketAddr,
     /// The HTTP admin listener (`/metrics`, `/health`).
     pub admin: SocketAddr,
     pub config_path: PathBuf,
@@ -24,6 +26,8 @@ pub struct TestNode {
 pub struct TestCluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<TestNode>,
+    /// `[auth] requirepass` from the extra TOML, if any: the helpers below `AUTH` with it.
+    pub password: Option<String>,
     /// One cluster at a time per test binary: a dozen nodes fsyncing on two shared cores would
     /// turn timing into the thing under test.
     _turn: std::sync::MutexGuard<'static, ()>,
@@ -31,20 +35,20 @@ pub struct TestCluster {
 
 static ONE_CLUSTER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `count` distinct free TCP ports and `count` distinct free UDP ports. Every socket stays
+/// bound until all are chosen, so the OS cannot hand out one port twice (a port freed at once
+/// may come back from the next bind).
+fn free_ports(tcp: usize, udp: usize) -> (Vec<u16>, Vec<u16>) {
+    let tcp: Vec<TcpListener> = (0..tcp)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let udp: Vec<UdpSocket> = (0..udp)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    (
+        tcp.iter().map(|l| l.local_addr().unwrap().port()).collect(),
+        udp.iter().map(|s| s.local_addr().unwrap().port()).collect(),
+    )
 }
 
 impl TestCluster {
@@ -62,10 +66,10 @@ impl TestCluster {
         let tls = dir.path().join("tls");
         let ca = ClusterCa::create(&tls).unwrap();
         let ids: Vec<u64> = (1..=count).collect();
-        let resp: Vec<u16> = ids.iter().map(|_| free_tcp_port()).collect();
-        let quic: Vec<u16> = ids.iter().map(|_| free_udp_port()).collect();
-        let admin: Vec<u16> = ids.iter().map(|_| free_tcp_port()).collect();
+        let (tcp, quic) = free_ports(2 * ids.len(), ids.len());
+        let (resp, admin) = tcp.split_at(ids.len());
         let mut nodes = Vec::new();
+        let mut password = None;
         for (i, &id) in ids.iter().enumerate() {
             let cert_dir = tls.join(format!("n{id}"));
             ca.issue_node(id, &cert_dir).unwrap();
@@ -109,6 +113,7 @@ impl TestCluster {
                 },
                 expiry: Default::default(),
                 namespaces: Default::default(),
+                native: Default::default(),
                 hints: kvorum_node::config::HintsConfig {
                     handoff_interval_ms: 200,
                     ..Default::default()
@@ -124,6 +129,11 @@ impl TestCluster {
                 // Tables must come after the top-level keys; re-parse to merge.
                 let mut value: toml::Table = text.parse().unwrap();
                 let extra: toml::Table = extra_toml.parse().unwrap();
+                password = extra
+                    .get("auth")
+                    .and_then(|auth| auth.get("requirepass"))
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned);
                 value.extend(extra);
                 text = toml::to_string(&value).unwrap();
             }
@@ -131,6 +141,7 @@ impl TestCluster {
             nodes.push(TestNode {
                 id,
                 resp: config.resp_listen,
+                quic: config.peer_listen,
                 admin: config.admin.listen,
                 config_path,
                 child: None,
@@ -139,6 +150,7 @@ impl TestCluster {
         let mut cluster = TestCluster {
             dir,
             nodes,
+            password,
             _turn: turn,
         };
         for i in 0..cluster.nodes.len() {
@@ -173,9 +185,11 @@ impl TestCluster {
     /// Waits until the node answers PING on its RESP port.
     pub fn wait_ready(&self, i: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut probe = self.auth();
+        probe.extend(encode(&["PING"]));
         loop {
-            if let Ok(reply) = raw(self.nodes[i].resp, b"PING\r\n") {
-                if reply.starts_with(b"+PONG") {
+            if let Ok(reply) = raw(self.nodes[i].resp, &probe) {
+                if reply.ends_with(b"+PONG\r\n") {
                     return;
                 }
             }
@@ -222,7 +236,7 @@ impl TestCluster {
 
     /// Runs one command on node `i` over a fresh connection and returns the raw reply text.
     pub fn command(&self, i: usize, args: &[&str], consistency: Option<&str>) -> String {
-        let mut wire = Vec::new();
+        let mut wire = self.auth();
         if let Some(level) = consistency {
             let mut words = vec!["CONSISTENCY"];
             words.extend(level.split_whitespace());
@@ -230,11 +244,32 @@ impl TestCluster {
         }
         wire.extend(encode(args));
         let reply = raw(self.nodes[i].resp, &wire).unwrap_or_default();
-        let text = String::from_utf8_lossy(&reply).into_owned();
+        let mut text = String::from_utf8_lossy(&reply).into_owned();
+        if self.password.is_some() {
+            text = text.strip_prefix("+OK\r\n").unwrap_or(&text).to_owned();
+        }
         match consistency {
             Some(_) => text.strip_prefix("+OK\r\n").unwrap_or(&text).to_owned(),
             None => text,
         }
+    }
+
+    /// `AUTH password` if the cluster has one, else nothing.
+    fn auth(&self) -> Vec<u8> {
+        match &self.password {
+            Some(password) => encode(&["AUTH", password]),
+            None => Vec::new(),
+        }
+    }
+
+    /// The cluster's PKI directory: `ca.pem`, `ca-key.pem` and `n<id>/` per node.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.dir.path().join("tls")
+    }
+
+    /// The cluster CA certificate (PEM), which native clients trust.
+    pub fn ca_cert_path(&self) -> PathBuf {
+        self.tls_dir().join("ca.pem")
     }
 
     pub fn url(&self, i: usize) -> String {
@@ -297,7 +332,9 @@ pub fn raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(bytes)?;
-    stream.shutdown(std::net::Shutdown::Write)?;
+    // The server may already have answered and closed (a refusal): then there is nothing to
+    // shut down, and what it sent is still there to read.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
     let mut out = Vec::new();
     stream.read_to_end(&mut out)?;
     Ok(out)
