@@ -326,6 +326,26 @@ async fn every_op_runs_through_a_node_that_is_not_the_keys_primary() {
         (default.id, default.n, default.lww),
         (NamespaceId::DEFAULT, 2, false)
     );
+
+    // A stream kept open carries request after request, each answered in turn; finishing it
+    // ends the node's side too.
+    let (mut send, mut recv) = native.conn.open_bi().await.unwrap();
+    for key in ["kept-1", "kept-2", "kept-3"] {
+        let incr = Request::Op(request(
+            NamespaceId::DEFAULT,
+            key,
+            Op::Incr { delta: 5 },
+            Spec::default(),
+        ));
+        write_frame(&mut send, &incr, MAX_FRAME).await.unwrap();
+        let answer: Response = read_frame(&mut recv, MAX_FRAME).await.unwrap().unwrap();
+        assert_eq!(answer.body, Body::Op(Ok(OpReply::Int(5))), "{key}");
+    }
+    send.finish().unwrap();
+    assert!(read_frame::<Response>(&mut recv, MAX_FRAME)
+        .await
+        .unwrap()
+        .is_none());
     let missing = native.namespace("nosuch").await.unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NoSuchNamespace);
 

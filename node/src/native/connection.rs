@@ -1,7 +1,8 @@
 //! One native connection: the hello deadline, then one task per bidirectional stream.
 //!
-//! Each stream carries exactly one exchange: the client's [`Request`] frame, then the node's
-//! [`Response`] frame, after which the node finishes its side. Streams are independent, so a
+//! Each stream carries exchanges one after another: the client's [`Request`] frame, then the
+//! node's [`Response`] frame, then the next request, until the client finishes its side (the
+//! node then finishes its own). Streams are independent, so a
 //! slow request never holds up another; QUIC's stream limit bounds how many run at once. It is
 //! one until the connection has said a successful hello, then `max_streams_per_connection`: a
 //! client that has not authenticated cannot make the node hold more than one of its requests.
@@ -93,7 +94,10 @@ pub(super) async fn serve(
     }
 }
 
-/// Serves one stream: reads the request, answers it, finishes the stream.
+/// Serves one stream: reads a request, answers it, and so on until the client finishes the
+/// stream (a client may send one request and finish, or keep the stream for request after
+/// request, one at a time). A frame that cannot be read is answered, then the stream ends: its
+/// framing is lost.
 async fn serve_stream(
     native: Arc<Native>,
     state: Arc<ConnState>,
@@ -101,61 +105,65 @@ async fn serve_stream(
     mut recv: RecvStream,
 ) {
     let max = native.limits.max_frame_bytes;
-    let read = read_frame::<Request>(&mut recv, max).await;
-    // Nothing more is read from this stream; dropping it tells the client to stop sending (a
-    // request larger than the limit is not read to its end).
-    drop(recv);
-    let (out, writes) = match read {
-        Ok(Some(request)) => {
-            let writes = exec::writes(&request);
-            (answer(&native, &state, request).await, writes)
+    loop {
+        let (out, writes, last) = match read_frame::<Request>(&mut recv, max).await {
+            Ok(Some(request)) => {
+                let writes = exec::writes(&request);
+                (answer(&native, &state, request).await, writes, false)
+            }
+            // The client finished the stream between two requests.
+            Ok(None) => {
+                let _ = send.finish();
+                return;
+            }
+            // The client reset the stream or the connection is gone: nobody to answer.
+            Err(FrameError::Read { source }) => {
+                debug!(error = %source, "native stream lost");
+                return;
+            }
+            Err(error) => {
+                debug!(%error, "bad native request frame");
+                let reply = ErrorReply {
+                    kind: ErrorKind::Invalid,
+                    applied: Applied::No,
+                    message: format!("ERR bad request frame: {error}"),
+                };
+                (response(&native, Body::Error(reply)), false, true)
+            }
+        };
+        let frame = match encode_frame(&out, max) {
+            Ok(frame) => frame,
+            Err(error) => {
+                // Only a read's (or a batch's) answer can outgrow the limit; what it wrote stays.
+                let reply = ErrorReply {
+                    kind: ErrorKind::Internal,
+                    applied: if writes { Applied::Maybe } else { Applied::No },
+                    message: format!(
+                        "ERR the answer does not fit in one frame ([native] max_frame_bytes): \
+                         {error}"
+                    ),
+                };
+                match encode_frame(&response(&native, Body::Error(reply)), max) {
+                    Ok(frame) => frame,
+                    Err(error) => {
+                        warn!(%error, "cannot encode an error answer");
+                        let _ = send.reset(VarInt::from_u32(0));
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(error) = write_encoded(&mut send, &frame).await {
+            debug!(%error, "native answer not delivered");
+            return;
         }
-        // The client opened a stream and finished it without a request: nothing to answer.
-        Ok(None) => {
+        if last {
+            // Tell the client to stop sending (a request over the limit is not read to its end).
+            let _ = recv.stop(VarInt::from_u32(0));
             let _ = send.finish();
             return;
         }
-        // The client reset the stream or the connection is gone: nobody to answer.
-        Err(FrameError::Read { source }) => {
-            debug!(error = %source, "native stream lost");
-            return;
-        }
-        Err(error) => {
-            debug!(%error, "bad native request frame");
-            let reply = ErrorReply {
-                kind: ErrorKind::Invalid,
-                applied: Applied::No,
-                message: format!("ERR bad request frame: {error}"),
-            };
-            (response(&native, Body::Error(reply)), false)
-        }
-    };
-    let frame = match encode_frame(&out, max) {
-        Ok(frame) => frame,
-        Err(error) => {
-            // Only a read's (or a batch's) answer can outgrow the limit; what it wrote stays.
-            let reply = ErrorReply {
-                kind: ErrorKind::Internal,
-                applied: if writes { Applied::Maybe } else { Applied::No },
-                message: format!(
-                    "ERR the answer does not fit in one frame ([native] max_frame_bytes): {error}"
-                ),
-            };
-            match encode_frame(&response(&native, Body::Error(reply)), max) {
-                Ok(frame) => frame,
-                Err(error) => {
-                    warn!(%error, "cannot encode an error answer");
-                    let _ = send.reset(VarInt::from_u32(0));
-                    return;
-                }
-            }
-        }
-    };
-    if let Err(error) = write_encoded(&mut send, &frame).await {
-        debug!(%error, "native answer not delivered");
-        return;
     }
-    let _ = send.finish();
 }
 
 fn response(native: &Native, body: Body) -> Response {

@@ -9,10 +9,12 @@
 //!
 //! # Conversation
 //!
-//! Every exchange is one bidirectional QUIC stream carrying one [`Request`] frame from the
-//! client and one [`Response`] frame back (frames: [`crate::frame`]), so requests on one
-//! connection are independent and multiplexed by QUIC, and a slow request never holds up
-//! another. The first exchange on a connection must be [`Request::Hello`]; until it succeeds
+//! An exchange is one [`Request`] frame from the client and one [`Response`] frame back on a
+//! bidirectional QUIC stream (frames: [`crate::frame`]). A stream carries its exchanges one
+//! after another: the client may finish the stream after one request, or keep it and send the
+//! next request once the reply arrived (which spares opening and accepting a stream per
+//! request). Concurrent requests use concurrent streams, multiplexed by QUIC, so a slow request
+//! never holds up another. The first exchange on a connection must be [`Request::Hello`]; until it succeeds
 //! every other request is answered with [`ErrorKind::Auth`]. A node answers
 //! [`Request::Topology`] with the cluster's membership and layout parameters, from which a
 //! client computes the same [`kvorum_ring::Layout`] every node uses, and so routes each key to
