@@ -18,54 +18,13 @@
 
 use std::time::Duration;
 
-use kvorum_consistency::{Preset, Spec};
+use kvorum_consistency::Spec;
 
 use crate::error::Error;
 
-/// The consistency presets (`kvorum_consistency::Preset`), resolved by the node against the
-/// namespace's replication factor `N`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Consistency {
-    /// R = W = 1, strict: fastest, tolerates N−1 failures, may read stale data.
-    One,
-    /// R = W = 2, strict.
-    Two,
-    /// R = W = ⌊N/2⌋+1, strict: a read overlaps every acknowledged write.
-    Quorum,
-    /// R = W = N: every primary must answer.
-    All,
-    /// R = W = 1, sloppy: writes succeed while any node is reachable (AP).
-    Eventual,
-    /// Majority quorums with version learning and read write-back: linearizable (CP).
-    Strong,
-}
-
-impl From<Consistency> for Preset {
-    fn from(c: Consistency) -> Preset {
-        match c {
-            Consistency::One => Preset::One,
-            Consistency::Two => Preset::Two,
-            Consistency::Quorum => Preset::Quorum,
-            Consistency::All => Preset::All,
-            Consistency::Eventual => Preset::Eventual,
-            Consistency::Strong => Preset::Strong,
-        }
-    }
-}
-
-impl From<Preset> for Consistency {
-    fn from(p: Preset) -> Consistency {
-        match p {
-            Preset::One => Consistency::One,
-            Preset::Two => Consistency::Two,
-            Preset::Quorum => Consistency::Quorum,
-            Preset::All => Consistency::All,
-            Preset::Eventual => Consistency::Eventual,
-            Preset::Strong => Consistency::Strong,
-        }
-    }
-}
+/// The consistency presets, exactly the nodes' own (`kvorum_consistency::Preset`): each is
+/// resolved by the node against the namespace's replication factor `N`.
+pub use kvorum_consistency::Preset as Consistency;
 
 /// The options one request was given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -109,7 +68,7 @@ impl Options {
             Some(d) => Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
         };
         Ok(Spec {
-            preset: self.preset.map(Preset::from),
+            preset: self.preset,
             r: self.r,
             w: self.w,
             dw: self.dw,
@@ -201,15 +160,6 @@ mod tests {
         assert_eq!(strict.spec().unwrap(), parse("W=1 STRICT"));
         // Nothing set: the namespace's default applies on the node.
         assert_eq!(Options::default().spec().unwrap(), Spec::default());
-    }
-
-    #[test]
-    fn every_preset_maps_to_its_namesake() {
-        for preset in Preset::ALL_PRESETS {
-            let c = Consistency::from(preset);
-            assert_eq!(Preset::from(c), preset);
-            assert_eq!(format!("{c:?}").to_uppercase(), preset.to_string());
-        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ mod keyspace;
 mod namespace;
 mod pattern;
 mod replica;
-mod reply;
+pub(crate) mod reply;
 mod server;
 mod sets;
 mod strings;

@@ -29,18 +29,23 @@ pub fn done(reply: Reply, timeout_ms: u64) -> Result<Done, Frame> {
 
 /// The error frame for a reply that is not a success, `None` for a success.
 pub fn error_of(reply: &Reply, timeout_ms: u64) -> Option<Frame> {
+    error_text(reply, timeout_ms).map(Frame::error)
+}
+
+/// The text of a failed reply's error, as RESP sends it (and the native protocol's `message`).
+pub fn error_text(reply: &Reply, timeout_ms: u64) -> Option<String> {
     match reply {
         Reply::Value(_) | Reply::Written { .. } => None,
-        Reply::Unavailable { needed, reachable } => Some(Frame::error(format!(
+        Reply::Unavailable { needed, reachable } => Some(format!(
             "UNAVAILABLE not enough replicas reachable: needed {needed}, reachable {reachable}; \
              the request was not applied"
-        ))),
-        Reply::Timeout { acks, needed } => Some(Frame::error(format!(
+        )),
+        Reply::Timeout { acks, needed } => Some(format!(
             "TIMEOUT {acks} of {needed} required replicas answered within {timeout_ms} ms; \
              a write may have been applied"
-        ))),
-        Reply::Failed { reason } => Some(Frame::error(format!("ERR {reason}"))),
-        Reply::Refused(error) => Some(Frame::error(error.to_string())),
+        )),
+        Reply::Failed { reason } => Some(format!("ERR {reason}")),
+        Reply::Refused(error) => Some(error.to_string()),
     }
 }
 

@@ -44,6 +44,7 @@ use super::dedup::{Answer, Begin};
 use super::Native;
 use crate::catalog::LookupError;
 use crate::clock;
+use crate::commands::reply::error_text;
 use crate::driver::Work;
 use crate::metrics::{self, RequestLabels};
 use crate::session::{ResolveError, Resolved, Shared};
@@ -391,6 +392,11 @@ async fn submit(
 /// The answer to an op from the driver's reply; `now_ms` decides expiry for reads.
 fn answer_of(op: &Op, reply: Reply, lww: bool, timeout_ms: u64, now_ms: u64) -> Answer {
     let write = op.is_write();
+    let failed = |kind, applied| ErrorReply {
+        kind,
+        applied,
+        message: error_text(&reply, timeout_ms).unwrap_or_default(),
+    };
     match reply {
         Reply::Value(object) => read_answer(op, object, lww, now_ms),
         Reply::Written { outcome, .. } => Ok(match outcome {
@@ -400,36 +406,11 @@ fn answer_of(op: &Op, reply: Reply, lww: bool, timeout_ms: u64, now_ms: u64) -> 
             Outcome::Text(text) => OpReply::Field(Some(text)),
             Outcome::Members(members) => OpReply::Members(members),
         }),
-        Reply::Refused(error) => Err(ErrorReply {
-            kind: match error {
-                OpError::WrongType => ErrorKind::WrongType,
-                _ => ErrorKind::Refused,
-            },
-            applied: Applied::No,
-            message: error.to_string(),
-        }),
-        Reply::Unavailable { needed, reachable } => Err(ErrorReply {
-            kind: ErrorKind::Unavailable,
-            applied: Applied::No,
-            message: format!(
-                "UNAVAILABLE not enough replicas reachable: needed {needed}, reachable \
-                 {reachable}; the request was not applied"
-            ),
-        }),
-        Reply::Timeout { acks, needed } => Err(ErrorReply {
-            kind: ErrorKind::Timeout,
-            applied: applied_if(write),
-            message: match write {
-                true => format!(
-                    "TIMEOUT {acks} of {needed} required replicas answered within {timeout_ms} \
-                     ms; the write may have been applied"
-                ),
-                false => format!(
-                    "TIMEOUT {acks} of {needed} required replicas answered within {timeout_ms} ms"
-                ),
-            },
-        }),
-        Reply::Failed { reason } => Err(internal(format!("ERR {reason}"), Applied::No)),
+        Reply::Refused(OpError::WrongType) => Err(failed(ErrorKind::WrongType, Applied::No)),
+        Reply::Refused(_) => Err(failed(ErrorKind::Refused, Applied::No)),
+        Reply::Unavailable { .. } => Err(failed(ErrorKind::Unavailable, Applied::No)),
+        Reply::Timeout { .. } => Err(failed(ErrorKind::Timeout, applied_if(write))),
+        Reply::Failed { .. } => Err(failed(ErrorKind::Internal, Applied::No)),
     }
 }
 
