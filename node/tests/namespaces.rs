@@ -332,8 +332,16 @@ fn each_namespace_keeps_its_own_n_and_n_changes_only_while_empty() {
         "+OK\r\n+OK\r\n"
     );
     assert_eq!(copies(&cluster, "spare", "s"), 3);
-    // FLUSHALL empties every namespace, not only those mapped to a db index.
+    // FLUSHALL empties every keyspace: bare databases and namespaces with or without a db.
+    assert_eq!(
+        session(&cluster, 0, &[&["SELECT", "9"], &["SET", "bare", "v"]]),
+        "+OK\r\n+OK\r\n"
+    );
     assert_eq!(cluster.command(0, &["FLUSHALL"], None), "+OK\r\n");
+    assert_eq!(
+        session(&cluster, 2, &[&["SELECT", "9"], &["DBSIZE"]]),
+        "+OK\r\n:0\r\n"
+    );
     for ns in ["single", "pair", "spare"] {
         assert_eq!(
             session(&cluster, 1, &[&["NAMESPACE", "USE", ns], &["DBSIZE"]]),

@@ -159,15 +159,18 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     })
 }
 
-/// `FLUSHALL [ASYNC | SYNC]`: `FLUSHDB` of every namespace, `default` first, then the others
-/// by name, each at the connection's consistency resolved against that namespace's policy (a
+/// `FLUSHALL [ASYNC | SYNC]`: `FLUSHDB` of every keyspace: `default`, the bare databases, then
+/// the created namespaces by name, each at the connection's consistency resolved against that namespace's policy (a
 /// namespace whose floors refuse it refuses the whole command before anything is deleted).
 pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if let Err(e) = flush_mode(args) {
         return e.into();
     }
     let catalog = ctx.shared.catalog.snapshot();
+    // `default`, every bare database (its keys stay even while a namespace is mapped to its
+    // index), then the created namespaces.
     let mut targets = vec![(DEFAULT_NAME.to_owned(), NamespaceId::DEFAULT)];
+    targets.extend((1..ctx.shared.view.databases).map(|db| (format!("db{db}"), NamespaceId(db))));
     targets.extend(
         catalog
             .resolved()
