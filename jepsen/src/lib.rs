@@ -14,10 +14,13 @@
 //! - [`real`]: the real-process harness: kvorum servers in network namespaces, nft partitions
 //!   and packet loss, kills, pauses and clock offsets, RESP clients, feeding the same
 //!   [`history`] and [`checker`]s (docs/JEPSEN.md).
+//! - [`crash`]: kill -9 crash tests of real nodes on loopback: every acknowledged write must
+//!   survive SIGKILL and restart (`kvorum-jepsen crash`, docs/JEPSEN.md).
 //! - [`report`]: a run's artifacts for people and tools: the history as JSON lines, latency
 //!   and rate plots with the faults shaded, a timeline page.
 
 pub mod checker;
+pub mod crash;
 pub mod history;
 pub mod real;
 pub mod report;
