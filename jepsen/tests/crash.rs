@@ -32,16 +32,23 @@ fn kvorum() -> PathBuf {
     path
 }
 
-/// Runs `kvorum-jepsen crash` with `args`; returns its exit status and its output.
+/// Runs `kvorum-jepsen crash` with `args` and the built node binary; returns its exit status
+/// and its output.
 fn crash(args: &[&str]) -> (bool, String) {
+    let kvorum = kvorum();
+    let mut all = vec!["crash"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--kvorum", kvorum.to_str().unwrap()]);
+    run(&all)
+}
+
+/// Runs `kvorum-jepsen` with exactly `args`, one run at a time.
+fn run(args: &[&str]) -> (bool, String) {
     let _turn = ONE_RUN_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let output = Command::new(env!("CARGO_BIN_EXE_kvorum-jepsen"))
-        .arg("crash")
         .args(args)
-        .arg("--kvorum")
-        .arg(kvorum())
         .output()
         .unwrap();
     let text = format!(
@@ -89,19 +96,8 @@ fn acknowledged_writes_survive_kill_9_in_a_three_node_cluster() {
 
 #[test]
 fn a_missing_node_binary_fails_the_run() {
-    let _turn = ONE_RUN_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let output = Command::new(env!("CARGO_BIN_EXE_kvorum-jepsen"))
-        .args(["crash", "--kills", "1", "--kvorum", "no-such-dir/kvorum"])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(!output.status.success(), "{text}");
+    let (ok, text) = run(&["crash", "--kills", "1", "--kvorum", "no-such-dir/kvorum"]);
+    assert!(!ok, "{text}");
     assert!(
         text.contains("no kvorum binary at no-such-dir/kvorum"),
         "{text}"

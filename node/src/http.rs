@@ -26,10 +26,6 @@ use crate::commands::admin;
 use crate::metrics::{self, Metrics};
 use crate::session::Shared;
 
-/// The 404 body: what this listener serves.
-const NOT_FOUND: &str =
-    "not found; try /metrics, /health, /admin/status, /admin/ring, /admin/hints, /admin/namespaces\n";
-
 /// Limits of the admin listener (`[admin]` in the config).
 #[derive(Clone, Copy, Debug)]
 pub struct AdminLimits {
@@ -231,10 +227,16 @@ async fn serve(
                 body.push('\n');
                 response(200, "application/json", body.as_bytes(), head_only)
             }
-            _ => response(404, "text/plain", NOT_FOUND.as_bytes(), head_only),
+            _ => response(404, "text/plain", not_found().as_bytes(), head_only),
         },
     };
     send(&mut socket, reply).await
+}
+
+/// The 404 body: every path this listener serves, the admin views from their one list.
+fn not_found() -> String {
+    let views: Vec<String> = admin::VIEWS.iter().map(|v| format!("/admin/{v}")).collect();
+    format!("not found; try /metrics, /health, {}\n", views.join(", "))
 }
 
 async fn send(socket: &mut TcpStream, bytes: Vec<u8>) -> std::io::Result<()> {
@@ -316,6 +318,17 @@ fn response(status: u16, content_type: &str, body: &[u8], head_only: bool) -> Ve
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_404_lists_every_path_served() {
+        let body = not_found();
+        for path in ["/metrics", "/health"] {
+            assert!(body.contains(path), "{body}");
+        }
+        for view in admin::VIEWS {
+            assert!(body.contains(&format!("/admin/{view}")), "{body}");
+        }
+    }
 
     const LIMITS: AdminLimits = AdminLimits {
         max_connections: 4,

@@ -189,11 +189,21 @@ impl NamespaceCatalog {
     /// The name and definition of the namespace with id `ns` (a bare db gets `default`'s
     /// policy under the name `db<n>`).
     pub fn by_id(&self, ns: NamespaceId) -> Result<(String, NamespaceDef), LookupError> {
+        self.with_def(ns, |name, def| (name.to_owned(), def.clone()))
+    }
+
+    /// `f` of the name and definition of namespace `ns` (as [`Self::by_id`]), without copying
+    /// the name: requests look their namespace up on every command.
+    fn with_def<T>(
+        &self,
+        ns: NamespaceId,
+        f: impl FnOnce(&str, &NamespaceDef) -> T,
+    ) -> Result<T, LookupError> {
         if ns == NamespaceId::DEFAULT {
-            return Ok((DEFAULT_NAME.to_owned(), self.default_def()));
+            return Ok(f(DEFAULT_NAME, &self.default_def()));
         }
         if let Some((name, def)) = self.read().by_id(ns) {
-            return Ok((name.to_owned(), def.clone()));
+            return Ok(f(name, def));
         }
         if ns.0 < self.databases && ns.0 < kvorum_consistency::catalog::FIRST_CREATED_ID {
             let def = NamespaceDef {
@@ -201,14 +211,17 @@ impl NamespaceCatalog {
                 db: Some(ns.0),
                 ..self.default_def()
             };
-            return Ok((format!("db{}", ns.0), def));
+            return Ok(f(&format!("db{}", ns.0), &def));
         }
         Err(LookupError::Gone)
     }
 
     /// Every live namespace as requests see it ([`namespace_views`]), by name.
     pub fn views(&self) -> Vec<NamespaceView> {
-        namespace_views(&self.read(), &self.default_def())
+        // `default_def` takes the read lock itself: never while this call holds it (a second
+        // read lock behind a waiting writer would deadlock).
+        let default_def = self.default_def();
+        namespace_views(&self.read(), &default_def)
     }
 
     /// The policy requests in `ns` run under.
@@ -218,7 +231,7 @@ impl NamespaceCatalog {
 
     /// The definition (policy, TTL, db) requests in `ns` run under.
     pub fn def_of(&self, ns: NamespaceId) -> Result<NamespaceDef, LookupError> {
-        self.by_id(ns).map(|(_, def)| def)
+        self.with_def(ns, |_, def| def.clone())
     }
 
     /// Ids whose data the purger deletes.
