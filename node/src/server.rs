@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::catalog::{self, CatalogSettings, NamespaceCatalog};
 use crate::clock;
-use crate::config::{NodeConfig, StorageEngine};
+use crate::config::NodeConfig;
 use crate::driver::{self, DriverParts};
 use crate::expiry::{self, PurgeCounters, PurgeSettings};
 use crate::handoff::{self, HandoffCounters, HandoffSettings};
@@ -29,7 +29,7 @@ use crate::native::{self, Native, NativeLimits};
 use crate::peer::{Mesh, NodeIdentity, PeerConfig, Service};
 use crate::session::{NodeView, Shared};
 use crate::storage::hints::{HintLimits, HintStore};
-use crate::storage::{Durability, GroupCommit, MemStorage, SledStorage, Storage};
+use crate::storage::{Durability, GroupCommit, Storage};
 
 /// Metadata records of the data dir.
 const META_NODE_ID: &str = "node_id";
@@ -42,13 +42,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     let node = NodeId(config.node_id);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let storage: Arc<dyn Storage> = match config.storage_engine {
-        StorageEngine::Sled => Arc::new(
-            SledStorage::open(&config.data_dir.join("db"))
-                .with_context(|| format!("opening storage in {}", config.data_dir.display()))?,
-        ),
-        StorageEngine::Memory => Arc::new(MemStorage::new()),
-    };
+    let storage = crate::storage::engine::open(config.storage_engine, &config.data_dir)
+        .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
     check_identity(storage.as_ref(), node)?;
     let layout = cluster_layout(&config)?;
     check_layout(storage.as_ref(), &layout)?;

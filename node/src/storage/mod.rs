@@ -32,10 +32,13 @@
 //! - Decoders return errors; nothing read from disk is trusted enough to panic on.
 
 pub mod durability;
+pub mod engine;
 pub mod error;
+pub mod fjall;
 pub mod hints;
 pub mod keys;
 pub mod mem;
+pub mod sealed;
 pub mod sled;
 
 #[cfg(test)]

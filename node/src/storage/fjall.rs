@@ -1,0 +1,1 @@
+//! Placeholder: the fjall engine (being written).

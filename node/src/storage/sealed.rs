@@ -1,0 +1,1 @@
+//! Placeholder: sealed (checksummed) records (being written).
