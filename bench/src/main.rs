@@ -1,10 +1,13 @@
 //! `kvorum-bench`: reproducible performance figures for kvorum (see docs/BENCHMARKS.md).
 //!
-//! Today one measurement: `hops`, the latency of the same GET/SET workload through the native
-//! client (sent straight to a primary of each key) and through RESP to a node that is *not* a
-//! primary of the keys, which must forward every request: one network hop more. Both run in
-//! the same process, against the same cluster, in alternating rounds, so that only same-run
-//! ratios are reported (machines here are shared and noisy).
+//! Two measurements:
+//! - `space` (the file `space.rs`): a storage engine's disk and memory use as data is loaded,
+//!   overwritten and deleted, through the node's own `Storage` trait.
+//! - `hops`: the latency of the same GET/SET workload through the native client (sent straight
+//!   to a primary of each key) and through RESP to a node that is *not* a primary of the keys,
+//!   which must forward every request: one network hop more. Both run in the same process,
+//!   against the same cluster, in alternating rounds, so that only same-run ratios are reported
+//!   (machines here are shared and noisy).
 
 use std::time::{Duration, Instant};
 
@@ -13,12 +16,17 @@ use clap::Parser;
 use kvorum_client::{Client, Consistency, NodeId};
 use redis::AsyncCommands;
 
+mod space;
+
 #[derive(Parser, Debug)]
 #[command(name = "kvorum-bench", about = "Performance measurements for kvorum")]
 enum Cli {
     /// Native client (direct to a primary) vs RESP through a proxying node: same keys, same
     /// cluster, alternating rounds of sequential SET then GET.
     Hops(HopsArgs),
+    /// Disk bytes, live bytes and RSS of a storage engine driven through the node's `Storage`
+    /// trait: load, overwrite twice, delete half, idle, reopen (docs/BENCHMARKS.md).
+    Space(space::SpaceArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +61,8 @@ struct HopsArgs {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse() {
         Cli::Hops(args) => hops(args).await,
+        // Blocking storage calls, one thread: no runtime work to share it with.
+        Cli::Space(args) => space::space(args),
     }
 }
 

@@ -15,8 +15,10 @@
 //! - [`record`]: versioned byte encoding of stored objects.
 //! - [`level`]: consistency presets, modes and quorum arithmetic; [`spec`]: their text form
 //!   (`R=2 W=3 SLOPPY TIMEOUT=500`); [`policy`]: a namespace's defaults and floors.
+//! - [`antientropy`]: the per-partition hash trees replicas compare, and the messages of an
+//!   exchange.
 //! - [`catalog`]: the namespace catalog (cluster metadata) and its merge rule.
-//! - [`message`]: client requests and replies, and the peer messages (protocol version 2).
+//! - [`message`]: client requests and replies, and the peer messages (protocol version 5).
 //! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
 //! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
 //!   (`coordinator/`: runs a client request across replicas) and the replica (`replica.rs`:
@@ -26,6 +28,7 @@ mod coordinator;
 pub use coordinator::CoordinatorStats;
 #[cfg(feature = "fault-injection")]
 pub use coordinator::CoreFaults;
+pub mod antientropy;
 pub mod catalog;
 mod core;
 pub mod crdt;

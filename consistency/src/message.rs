@@ -1,6 +1,6 @@
-//! Requests, replies and the peer messages of protocol version 4 (version 3 added
+//! Requests, replies and the peer messages of protocol version 5 (version 3 added
 //! [`Message::Catalog`], version 4 a request's own replication factor and default TTL, [`Request::n`]
-//! and [`Request::default_ttl_ms`]).
+//! and [`Request::default_ttl_ms`], version 5 anti-entropy's [`Message::Ae`]).
 //!
 //! Peer messages are carried by the node's transport inside frames that start with a protocol
 //! version byte ([`PEER_PROTOCOL_VERSION`]); these types are that version's schema. A message only
@@ -10,13 +10,14 @@
 use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use serde::{Deserialize, Serialize};
 
+use crate::antientropy::{AeAnswer, AeRequest};
 use crate::catalog::Catalog;
 use crate::level::{Level, Preset};
 use crate::object::{Kind, Object};
 use crate::op::{Op, OpError, Outcome};
 
 /// The peer protocol version these message types describe.
-pub const PEER_PROTOCOL_VERSION: u8 = 4;
+pub const PEER_PROTOCOL_VERSION: u8 = 5;
 
 /// Names one operation of the node that sent a message; unique per node while it runs.
 pub type OpId = u64;
@@ -159,6 +160,13 @@ pub enum Message {
     /// receiver merges it into its own (see [`crate::catalog`]). Served by the node, not the
     /// core. Unanswered; a receiver whose merged catalog differs sends its own back.
     Catalog { catalog: Catalog },
+    /// An anti-entropy request (see [`crate::antientropy`]). Served by the node, not the core.
+    Ae { op: OpId, request: AeRequest },
+    /// Answer to `Ae`.
+    AeAnswered {
+        op: OpId,
+        result: Result<AeAnswer, String>,
+    },
 }
 
 /// A page of a partition's live keys, sorted by key hash.

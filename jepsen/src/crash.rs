@@ -9,6 +9,10 @@
 //! user relies on after a crash: every acknowledged write readable with its value, counters
 //! between the acknowledged and the attempted increments, and a clean restart.
 //!
+//! `--engine sled|fjall` picks the nodes' storage engine (`kvorum cluster-config --engine`);
+//! without it the nodes run the engine that is their default, so the same command tests whatever
+//! a user gets out of the box.
+//!
 //! Why kill -9 and not a clean stop: a clean stop flushes and closes the store, so it proves
 //! nothing about `fsync = always`; SIGKILL loses exactly what was not made durable, which an
 //! acknowledged write must never be.
@@ -62,6 +66,23 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CrashE
     move |source| CrashError::Io { context, source }
 }
 
+/// A storage engine the crash test can run the nodes on (the on-disk ones).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CrashEngine {
+    Sled,
+    Fjall,
+}
+
+impl CrashEngine {
+    /// The name `kvorum cluster-config --engine` and `storage_engine` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashEngine::Sled => "sled",
+            CrashEngine::Fjall => "fjall",
+        }
+    }
+}
+
 /// What one `crash` run does.
 #[derive(Clone, Debug)]
 pub struct CrashConfig {
@@ -71,6 +92,8 @@ pub struct CrashConfig {
     pub nodes: usize,
     /// Cases: one kill (and restart and check) each.
     pub kills: usize,
+    /// The nodes' storage engine; `None`: the node's default.
+    pub engine: Option<CrashEngine>,
     pub seed: u64,
     /// Where to keep the configs, data and node logs; `None`: a temporary folder removed at the
     /// end.
@@ -340,6 +363,7 @@ fn client(
 /// A running node or cluster with its folder.
 struct Harness {
     kvorum: PathBuf,
+    engine: Option<CrashEngine>,
     nodes: Vec<Node>,
     dir: PathBuf,
     keep: bool,
@@ -362,7 +386,11 @@ impl Harness {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        let name = format!("crash-n{}-seed{}-{stamp}", config.nodes, config.seed);
+        let engine = config.engine.map_or("default", CrashEngine::name);
+        let name = format!(
+            "crash-n{}-{engine}-seed{}-{stamp}",
+            config.nodes, config.seed
+        );
         let (dir, keep) = match &config.out {
             Some(out) => (out.join(name), true),
             None => (
@@ -373,6 +401,7 @@ impl Harness {
         std::fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
         let mut harness = Harness {
             kvorum: config.kvorum.clone(),
+            engine: config.engine,
             nodes: Vec::new(),
             dir,
             keep,
@@ -401,7 +430,8 @@ impl Harness {
         let (resp, peer) = pick_ports(hosts)?;
         let config_dir = self.dir.join(format!("cluster{attempt}"));
         let host_list: Vec<String> = hosts.iter().map(Ipv4Addr::to_string).collect();
-        let output = Command::new(&self.kvorum)
+        let mut command = Command::new(&self.kvorum);
+        command
             .arg("cluster-config")
             .arg("--dir")
             .arg(&config_dir)
@@ -410,7 +440,11 @@ impl Harness {
             .args(["--resp-port", &resp.to_string()])
             .args(["--peer-port", &peer.to_string()])
             .args(["--replication", &hosts.len().to_string()])
-            .args(["--fsync", "always"])
+            .args(["--fsync", "always"]);
+        if let Some(engine) = self.engine {
+            command.args(["--engine", engine.name()]);
+        }
+        let output = command
             .output()
             .map_err(io_error(format!("running {}", self.kvorum.display())))?;
         if !output.status.success() {

@@ -6,8 +6,9 @@
 //!   checkers); artifacts in `runs/<scenario>/<timestamp>/`. Needs root.
 //! - `check DIR`: judges a stored run again with the current checkers.
 //! - `ci`: the short tier of named scenarios CI runs; prints `N passed, M failed`.
-//! - `crash`: kill -9 crash tests of real nodes on loopback (no root); prints one line per kill
-//!   and `N passed, M failed`.
+//! - `crash`: kill -9 crash tests of real nodes on loopback (no root), on the node's default
+//!   storage engine or the one `--engine` names; prints one line per kill and
+//!   `N passed, M failed`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ struct CrashArgs {
     /// 1 node, or a 3-node cluster with N=3.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// The nodes' storage engine (default: the node's default engine).
+    #[arg(long, value_enum)]
+    engine: Option<kvorum_jepsen::crash::CrashEngine>,
     /// Seed of the kill delays, the victims and the workload (default: from the clock, printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -375,11 +379,16 @@ fn crash(args: CrashArgs) -> ExitCode {
         kvorum: args.kvorum.unwrap_or_else(default_kvorum),
         nodes: args.nodes,
         kills: args.kills,
+        engine: args.engine,
         seed: args.seed.unwrap_or_else(clock_seed),
         out: args.out,
     };
+    let engine = config.engine.map_or(
+        "the node's default",
+        kvorum_jepsen::crash::CrashEngine::name,
+    );
     println!(
-        "kvorum-jepsen crash: {} node(s), {} kills, seed {}, kvorum {}",
+        "kvorum-jepsen crash: {} node(s), {} kills, engine {engine}, seed {}, kvorum {}",
         config.nodes,
         config.kills,
         config.seed,
@@ -404,8 +413,12 @@ fn crash(args: CrashArgs) -> ExitCode {
             let failed = config.kills - passed;
             println!("{passed} passed, {failed} failed");
             if failed > 0 {
+                let engine_flag = config
+                    .engine
+                    .map(|e| format!(" --engine {}", e.name()))
+                    .unwrap_or_default();
                 println!(
-                    "  repro: kvorum-jepsen crash --kills {} --nodes {} --seed {}",
+                    "  repro: kvorum-jepsen crash --kills {} --nodes {}{engine_flag} --seed {}",
                     config.kills, config.nodes, config.seed
                 );
                 ExitCode::FAILURE

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use crate::config::{AuthConfig, ConfigError, NodeConfig, PeerEntry, TlsConfig};
+use crate::config::{AuthConfig, ConfigError, NodeConfig, PeerEntry, StorageEngine, TlsConfig};
 use crate::peer::{ClusterCa, PeerError};
 
 /// One node of a plan: its id and the addresses it listens on (peers dial `peer_listen`).
@@ -40,6 +40,8 @@ pub struct ClusterPlan {
     pub replication: usize,
     /// `always`, `periodic:<ms>` or `never`.
     pub fsync: String,
+    /// Every node's storage engine.
+    pub storage_engine: StorageEngine,
     pub request_timeout_ms: u64,
     /// The password every RESP connection must give, if any.
     pub requirepass: Option<String>,
@@ -138,8 +140,8 @@ impl ClusterPlan {
         ClusterPlan::new(nodes, replication)
     }
 
-    /// A plan with the defaults of `kvorum dev`: `fsync = "always"`, a 2 s request timeout, no
-    /// password.
+    /// A plan with the defaults of `kvorum dev`: `fsync = "always"`, the default storage engine,
+    /// a 2 s request timeout, no password.
     fn new(nodes: Vec<NodePlan>, replication: usize) -> Result<ClusterPlan, ClusterError> {
         if nodes.is_empty() {
             return Err(ClusterError::NoHosts);
@@ -154,6 +156,7 @@ impl ClusterPlan {
             nodes,
             replication,
             fsync: "always".to_owned(),
+            storage_engine: StorageEngine::default(),
             request_timeout_ms: 2_000,
             requirepass: None,
         })
@@ -180,7 +183,7 @@ impl ClusterPlan {
                 .collect(),
             replication_factor: self.replication,
             partition_bits: kvorum_ring::DEFAULT_PARTITION_BITS,
-            storage_engine: Default::default(),
+            storage_engine: self.storage_engine,
             fsync: self.fsync.clone(),
             request_timeout_ms: self.request_timeout_ms,
             databases: 16,
@@ -198,6 +201,7 @@ impl ClusterPlan {
             expiry: Default::default(),
             namespaces: Default::default(),
             native: Default::default(),
+            antientropy: Default::default(),
             // HTTP admin on the node's host at the RESP port + 3000 (DESIGN.md §8): `kvorum dev`
             // node i gets 127.0.0.1:base+3000+i, `cluster-config` <host>:9379 by default.
             admin: crate::config::AdminConfig {
@@ -300,6 +304,10 @@ pub struct ClusterConfigArgs {
     /// fsync setting of every node: always, `periodic:<ms>` or never.
     #[arg(long, default_value = "always")]
     fsync: String,
+    /// Storage engine of every node (`storage_engine` in node.toml); the node's default when
+    /// not given (docs/CONFIG.md).
+    #[arg(long, value_enum)]
+    engine: Option<StorageEngine>,
     /// How long a request waits for replicas before answering -TIMEOUT.
     #[arg(long, default_value_t = 2_000)]
     request_timeout_ms: u64,
@@ -324,6 +332,7 @@ pub fn cluster_config(args: &ClusterConfigArgs) -> Result<Vec<(u64, PathBuf)>, C
         args.replication,
     )?;
     plan.fsync = args.fsync.clone();
+    plan.storage_engine = args.engine.unwrap_or_default();
     plan.request_timeout_ms = args.request_timeout_ms;
     plan.requirepass = args.requirepass.clone();
     plan.node_configs()?;
@@ -419,10 +428,12 @@ mod tests {
     fn the_chosen_settings_reach_every_node() {
         let mut plan = ClusterPlan::on_hosts(&hosts(), 6400, 7400, 2).unwrap();
         plan.fsync = "periodic:50".into();
+        plan.storage_engine = StorageEngine::Memory;
         plan.request_timeout_ms = 750;
         plan.requirepass = Some("secret".into());
         for config in plan.node_configs().unwrap() {
             assert_eq!(config.fsync, "periodic:50");
+            assert_eq!(config.storage_engine, StorageEngine::Memory);
             assert_eq!(config.request_timeout_ms, 750);
             assert_eq!(config.auth.requirepass.as_deref(), Some("secret"));
             assert_eq!(config.replication_factor, 2);
@@ -484,6 +495,7 @@ mod tests {
             peer_port: 7379,
             replication: 3,
             fsync: "always".into(),
+            engine: None,
             request_timeout_ms: 2_000,
             requirepass: None,
             force,
@@ -504,6 +516,22 @@ mod tests {
             assert!(cert_dir.join("node.pem").exists());
             crate::peer::NodeIdentity::load(*id, &config.tls.node_dir, &config.tls.ca_cert)
                 .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_engine_flag_reaches_the_written_configs() {
+        for (engine, expected) in [
+            (None, StorageEngine::default()),
+            (Some(StorageEngine::Sled), StorageEngine::Sled),
+            (Some(StorageEngine::Fjall), StorageEngine::Fjall),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut with_engine = args(dir.path(), false);
+            with_engine.engine = engine;
+            for (_, path) in cluster_config(&with_engine).unwrap() {
+                assert_eq!(NodeConfig::load(&path).unwrap().storage_engine, expected);
+            }
         }
     }
 

@@ -36,7 +36,9 @@ pub struct NodeConfig {
     /// log2 of the number of partitions (`Q = 2^bits`). Fixed at cluster creation.
     #[serde(default = "defaults::partition_bits")]
     pub partition_bits: u8,
-    /// Storage engine: `sled` (on disk) or `memory` (nothing survives the process; for tests).
+    /// Storage engine: `sled` or `fjall` (on disk, under `data_dir/db` and `data_dir/fjall`), or
+    /// `memory` (nothing survives the process; for tests). A node opens only the configured
+    /// engine's store and refuses to start beside another on-disk engine's store.
     #[serde(default)]
     pub storage_engine: StorageEngine,
     /// `always` (group commit), `periodic:<ms>`, or `never`.
@@ -74,6 +76,66 @@ pub struct NodeConfig {
     /// The native client protocol (QUIC on `peer_listen`, docs/NATIVE.md): its limits.
     #[serde(default)]
     pub native: NativeConfig,
+    /// Anti-entropy: replica comparison, repair and tombstone purge (docs/OPERATIONS.md).
+    #[serde(default)]
+    pub antientropy: AntiEntropyConfig,
+}
+
+/// Anti-entropy settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AntiEntropyConfig {
+    /// Whether scheduled rounds run. Peers are answered and `ADMIN REPAIR` works either way.
+    pub enabled: bool,
+    /// Time between the starts of two scheduled rounds.
+    pub interval_ms: u64,
+    /// Repair work per second, at most: objects moved between replicas, or 16 records listed.
+    pub max_keys_per_sec: u32,
+    /// Keys per fetch, merge or purge message.
+    pub batch_keys: usize,
+    /// Records listed per page when comparing the keys of a partition.
+    pub scan_page: u32,
+    /// How long one exchange step waits for a peer.
+    pub timeout_ms: u64,
+    /// Whether tombstones every replica holds are purged.
+    pub purge_tombstones: bool,
+    /// Tombstones one partition's purge considers per round, at most.
+    pub max_purge_per_partition: usize,
+    /// Peers' anti-entropy requests served at once; more are answered "busy".
+    pub max_serving: usize,
+}
+
+impl Default for AntiEntropyConfig {
+    fn default() -> Self {
+        AntiEntropyConfig {
+            enabled: true,
+            interval_ms: 60_000,
+            max_keys_per_sec: 2_000,
+            batch_keys: 128,
+            scan_page: 1_024,
+            timeout_ms: 10_000,
+            purge_tombstones: true,
+            max_purge_per_partition: 10_000,
+            max_serving: 4,
+        }
+    }
+}
+
+impl AntiEntropyConfig {
+    /// The settings the anti-entropy tasks run with.
+    pub fn settings(&self) -> crate::antientropy::AeSettings {
+        crate::antientropy::AeSettings {
+            enabled: self.enabled,
+            interval: std::time::Duration::from_millis(self.interval_ms.max(1)),
+            max_keys_per_sec: self.max_keys_per_sec,
+            batch_keys: self.batch_keys,
+            scan_page: self.scan_page,
+            timeout: std::time::Duration::from_millis(self.timeout_ms.max(1)),
+            purge_tombstones: self.purge_tombstones,
+            max_purge_per_partition: self.max_purge_per_partition,
+            max_serving: self.max_serving,
+        }
+    }
 }
 
 /// The native client protocol's limits (docs/NATIVE.md). It shares the peer endpoint
@@ -206,6 +268,10 @@ impl std::fmt::Debug for AuthConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HintsConfig {
+    /// Whether this node keeps hints for unreachable primaries (and so can stand in for them in
+    /// a sloppy quorum) and hands them off. Off, missed writes are healed by read repair and
+    /// anti-entropy alone.
+    pub enabled: bool,
     /// Total bytes of hints kept for all targets; over it new hints are refused and counted.
     pub max_bytes: u64,
     /// A target whose oldest hint is older than this gets no new hints (anti-entropy's job).
@@ -219,6 +285,7 @@ pub struct HintsConfig {
 impl Default for HintsConfig {
     fn default() -> Self {
         HintsConfig {
+            enabled: true,
             max_bytes: crate::storage::hints::DEFAULT_MAX_HINT_BYTES,
             max_age_ms: crate::storage::hints::DEFAULT_MAX_HINT_AGE_MS,
             handoff_interval_ms: 1_000,
@@ -278,11 +345,19 @@ impl Default for DefaultNamespace {
 }
 
 /// Which [`crate::storage::Storage`] implementation holds the node's data.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Changing it does not move a node's data: each on-disk engine keeps its own directory under
+/// `data_dir`, and `storage::engine::open` refuses to start an engine next to the other one's
+/// store (docs/CONFIG.md says how to switch).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageEngine {
+    /// sled 0.34 in `data_dir/db`: the first engine, unmaintained upstream.
     #[default]
     Sled,
+    /// fjall 2 (a log-structured merge tree) in `data_dir/fjall`.
+    Fjall,
+    /// In memory: nothing survives the process (tests, experiments).
     Memory,
 }
 
@@ -557,6 +632,7 @@ impl NodeConfig {
             );
         }
         self.validate_native()?;
+        self.validate_antientropy()?;
         if self.admin.max_request_bytes < MIN_ADMIN_REQUEST_BYTES {
             return invalid(
                 "admin.max_request_bytes",
@@ -587,6 +663,36 @@ impl NodeConfig {
                 "peer.max_frame_bytes",
                 "must be larger than limits.max_bulk_bytes, or a large value could not be replicated".into(),
             );
+        }
+        Ok(())
+    }
+
+    fn validate_antientropy(&self) -> Result<(), ConfigError> {
+        let a = &self.antientropy;
+        for (field, value, max) in [
+            ("antientropy.interval_ms", a.interval_ms, u64::MAX),
+            ("antientropy.max_keys_per_sec", u64::from(a.max_keys_per_sec), u64::MAX),
+            ("antientropy.timeout_ms", a.timeout_ms, u64::MAX),
+            ("antientropy.max_serving", a.max_serving as u64, 1024),
+            ("antientropy.max_purge_per_partition", a.max_purge_per_partition as u64, u64::MAX),
+            // A message must stay far below a peer frame: bounded by what one request may carry.
+            (
+                "antientropy.batch_keys",
+                a.batch_keys as u64,
+                crate::antientropy::serve::MAX_KEYS_PER_REQUEST as u64,
+            ),
+            (
+                "antientropy.scan_page",
+                u64::from(a.scan_page),
+                crate::antientropy::serve::MAX_KEYS_PER_REQUEST as u64,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    field,
+                    reason: format!("must be between 1 and {max}, got {value}"),
+                });
+            }
         }
         Ok(())
     }

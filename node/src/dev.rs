@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::process::{Child, Command};
 
 use crate::cluster::{self, ClusterPlan};
+use crate::config::StorageEngine;
 
 #[derive(clap::Args)]
 pub struct DevArgs {
@@ -39,6 +40,11 @@ pub struct DevArgs {
     /// fsync setting of every node: always, `periodic:<ms>` or never.
     #[arg(long, default_value = "always")]
     fsync: String,
+    /// Storage engine of every node; the node's default when not given (docs/CONFIG.md). A
+    /// data folder keeps the engine it was created with: a node refuses to open another
+    /// engine's store.
+    #[arg(long, value_enum)]
+    engine: Option<StorageEngine>,
     /// Password every RESP connection must give (`AUTH`), as Redis's `requirepass`.
     #[arg(long)]
     requirepass: Option<String>,
@@ -144,6 +150,7 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
     }
     let mut plan = ClusterPlan::on_loopback(args.nodes, args.base_port, args.replication)?;
     plan.fsync = args.fsync.clone();
+    plan.storage_engine = args.engine.unwrap_or_default();
     plan.requirepass = args.requirepass.clone();
     let configs = cluster::write(dir, &plan, HEADER)?;
     std::fs::write(&marker, toml::to_string(&wanted)?)?;

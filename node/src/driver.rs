@@ -170,6 +170,9 @@ pub struct DriverParts {
     /// Where namespace catalogs received from peers go (`crate::catalog`'s sync task); one
     /// that does not fit is dropped, the peer sends it again.
     pub catalogs: mpsc::Sender<(u64, Catalog)>,
+    /// Where anti-entropy messages from peers go (`crate::antientropy`'s dispatcher); one that
+    /// does not fit is dropped, and its sender's call times out.
+    pub antientropy: mpsc::Sender<(u64, Message)>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -200,6 +203,7 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         max_object_bytes: parts.max_object_bytes,
         metrics: parts.metrics,
         catalogs: parts.catalogs,
+        antientropy: parts.antientropy,
         completions_tx,
         listed_tx,
     };
@@ -232,6 +236,7 @@ struct Driver {
     max_object_bytes: usize,
     metrics: Arc<Metrics>,
     catalogs: mpsc::Sender<(u64, Catalog)>,
+    antientropy: mpsc::Sender<(u64, Message)>,
     /// For storage tasks to report back on.
     completions_tx: mpsc::Sender<Completion>,
     /// For local listing pages to report back on.
@@ -287,6 +292,11 @@ impl Driver {
                     Message::Catalog { catalog } => {
                         if self.catalogs.try_send((from, catalog)).is_err() {
                             tracing::debug!(from, "namespace catalog dropped: queue full");
+                        }
+                    }
+                    message @ (Message::Ae { .. } | Message::AeAnswered { .. }) => {
+                        if self.antientropy.try_send((from, message)).is_err() {
+                            tracing::debug!(from, "anti-entropy message dropped: queue full");
                         }
                     }
                     message => {
@@ -718,7 +728,7 @@ fn hint(
 /// Runs a mutation as one atomic read-modify-write. A client write that would leave an object
 /// over `max_object_bytes` is refused (nothing changes); a merge of replicated state is never
 /// refused, or replicas would disagree.
-fn apply(
+pub(crate) fn apply(
     storage: &dyn Storage,
     key: &[u8],
     mutation: &Mutation,

@@ -32,6 +32,7 @@
 //! docs/ARCHITECTURE.md draws the data flow of GET and SET through these pieces.
 
 pub mod admin_cli;
+pub mod antientropy;
 pub mod catalog;
 pub mod clock;
 pub mod cluster;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use tracing::Instrument;
 
+use crate::antientropy;
 use crate::catalog::{self, CatalogSettings, NamespaceCatalog};
 use crate::clock;
 use crate::config::NodeConfig;
@@ -29,9 +30,12 @@ use crate::native::{self, Native, NativeLimits};
 use crate::peer::{Mesh, NodeIdentity, PeerConfig, Service};
 use crate::session::{NodeView, Shared};
 use crate::storage::hints::{HintLimits, HintStore};
+use crate::storage::sealed::SealedStorage;
 use crate::storage::{Durability, GroupCommit, Storage};
 
 /// Metadata records of the data dir.
+/// Anti-entropy messages from peers waiting for the dispatcher.
+const ANTIENTROPY_QUEUE: usize = 256;
 const META_NODE_ID: &str = "node_id";
 const META_LAYOUT: &str = "layout";
 /// Version byte in front of every metadata record this module writes.
@@ -42,8 +46,20 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     let node = NodeId(config.node_id);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let storage = crate::storage::engine::open(config.storage_engine, &config.data_dir)
+    let raw = crate::storage::engine::open(config.storage_engine, &config.data_dir)
         .with_context(|| format!("opening storage in {}", config.data_dir.display()))?;
+    // Every record is sealed with a checksum, and every change reaches the anti-entropy trees;
+    // the trees are built from the store before anything can write.
+    let (corrupt_tx, corrupt_rx) = tokio::sync::mpsc::channel(antientropy::trees::CORRUPT_QUEUE);
+    let trees = Arc::new(antientropy::Trees::new(corrupt_tx));
+    let sealed = Arc::new(
+        SealedStorage::new(raw.clone(), trees.clone()).context("checking stored records")?,
+    );
+    let counted = trees
+        .build(raw.as_ref())
+        .context("building the anti-entropy trees")?;
+    tracing::debug!(records = counted, "anti-entropy trees built");
+    let storage: Arc<dyn Storage> = sealed.clone();
     check_identity(storage.as_ref(), node)?;
     let layout = cluster_layout(&config)?;
     check_layout(storage.as_ref(), &layout)?;
@@ -52,7 +68,11 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         HintStore::open(
             storage.clone(),
             HintLimits {
-                max_bytes: config.hints.max_bytes,
+                // Disabled: every hint is refused (and counted), so no sloppy write counts one.
+                max_bytes: match config.hints.enabled {
+                    true => config.hints.max_bytes,
+                    false => 0,
+                },
                 max_age_ms: config.hints.max_age_ms,
             },
         )
@@ -128,6 +148,25 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         .context("loading the namespace catalog")?,
     );
     let (catalogs_tx, catalogs_rx) = tokio::sync::mpsc::channel(catalog::sync::INCOMING_QUEUE);
+    let (antientropy_tx, antientropy_rx) = tokio::sync::mpsc::channel(ANTIENTROPY_QUEUE);
+    // Room for the message envelope around the object in a peer frame.
+    let max_object_bytes = config.peer.max_frame_bytes.saturating_sub(64 * 1024);
+    let (antientropy, antientropy_tasks) = antientropy::start(antientropy::Parts {
+        node,
+        layout: core.layout().clone(),
+        catalog: catalog.clone(),
+        sealed,
+        trees,
+        corrupt: corrupt_rx,
+        commit: commit.clone(),
+        metrics: metrics.clone(),
+        max_object_bytes,
+        databases: config.databases,
+        settings: config.antientropy.settings(),
+        mesh: mesh.clone(),
+        incoming: antientropy_rx,
+        shutdown: shutdown.clone(),
+    });
     let (driver, driver_task) = driver::spawn(DriverParts {
         core,
         mesh: mesh.clone(),
@@ -138,10 +177,10 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         queue_len: config.limits.max_queued_requests,
         max_in_flight: config.limits.max_in_flight_requests,
         max_storage_tasks: config.limits.max_storage_tasks,
-        // Room for the message envelope around the object in a peer frame.
-        max_object_bytes: config.peer.max_frame_bytes.saturating_sub(64 * 1024),
+        max_object_bytes,
         metrics: metrics.clone(),
         catalogs: catalogs_tx,
+        antientropy: antientropy_tx,
         shutdown: shutdown.clone(),
     });
 
@@ -184,6 +223,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
                 })
             },
             purge_counters.clone(),
+            antientropy,
         ),
     ));
     let limits = ListenerLimits {
@@ -235,7 +275,9 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         batch: config.hints.handoff_batch,
         timeout_ms: config.request_timeout_ms,
     };
-    let handoff_task = tokio::spawn(
+    // Disabled hints are neither kept nor handed off: missed writes wait for anti-entropy.
+    let handoff_task = config.hints.enabled.then(|| {
+        tokio::spawn(
         handoff::run(
             hints.clone(),
             mesh.clone(),
@@ -245,7 +287,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
             shutdown.clone(),
         )
         .instrument(tracing::info_span!("task", name = "hinted-handoff")),
-    );
+    )
+    });
     let purge_task = tokio::spawn(
         expiry::run(
             storage.clone(),
@@ -306,7 +349,12 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     if let Some(task) = admin_task {
         let _ = task.await;
     }
-    let _ = handoff_task.await;
+    if let Some(task) = handoff_task {
+        let _ = task.await;
+    }
+    for task in antientropy_tasks {
+        let _ = task.await;
+    }
     let _ = purge_task.await;
     let _ = catalog_task.await;
     let _ = namespace_purge_task.await;

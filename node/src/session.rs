@@ -90,6 +90,8 @@ pub struct NodeView {
     pub purge: Arc<PurgeCounters>,
     /// The cluster facts `ADMIN` reports (peers' addresses, layout).
     pub admin: crate::commands::admin::AdminFacts,
+    /// Anti-entropy: its trees (`REPLICA DIGEST`), counters and on-demand repairs.
+    pub antientropy: crate::antientropy::AntiEntropy,
 }
 
 impl NodeView {
@@ -98,6 +100,7 @@ impl NodeView {
         peers: PeerView,
         keyspace: KeyspaceView,
         purge: Arc<PurgeCounters>,
+        antientropy: crate::antientropy::AntiEntropy,
     ) -> Self {
         NodeView {
             requirepass: config
@@ -116,6 +119,7 @@ impl NodeView {
             keyspace,
             purge,
             admin: crate::commands::admin::AdminFacts::from_config(config),
+            antientropy,
         }
     }
 }

@@ -561,6 +561,8 @@ impl Coordinator {
             Message::List { .. } | Message::Listed { .. } => {}
             // The namespace catalog is the node's.
             Message::Catalog { .. } => {}
+            // Anti-entropy is the node's too.
+            Message::Ae { .. } | Message::AeAnswered { .. } => {}
         }
     }
 

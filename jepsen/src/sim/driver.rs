@@ -42,8 +42,9 @@ impl Sim {
                     self.note(|| format!("cross-incarnation answer to n{} op={op}", to + 1));
                 }
             }
-            // The namespace catalog is node metadata; the simulator never sends it.
-            Message::Catalog { .. } => {}
+            // The namespace catalog is node metadata, and anti-entropy runs in the node; the
+            // simulator never sends either.
+            Message::Catalog { .. } | Message::Ae { .. } | Message::AeAnswered { .. } => {}
         }
     }
 

@@ -66,6 +66,8 @@ pub fn message(m: &Message) -> String {
             Err(e) => format!("Listed op={op} error {e}"),
         },
         Message::Catalog { catalog } => format!("Catalog {} entries", catalog.entries().len()),
+        Message::Ae { op, .. } => format!("Ae op={op}"),
+        Message::AeAnswered { op, .. } => format!("AeAnswered op={op}"),
     }
 }
 

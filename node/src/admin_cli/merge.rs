@@ -226,6 +226,71 @@ pub fn hints_table(hints: &Value) -> String {
     out
 }
 
+/// An `ADMIN REPAIR` answer: what the round did.
+pub fn repair_table(answer: &Value) -> String {
+    let r = &answer["report"];
+    let mut out = format!(
+        "node n{}: repair of namespace {} partition {} took {} ms\n",
+        text(&answer["node"]),
+        text_or(&answer["namespace"], "all"),
+        text_or(&answer["partition"], "all"),
+        text(&r["duration_ms"]),
+    );
+    out.push_str(&render(
+        &["COMPARED", "DIFFERING", "IN_SYNC", "PULLED", "PUSHED", "PURGED", "ERRORS"],
+        &[vec![
+            text(&r["partitions_compared"]),
+            text(&r["partitions_differing"]),
+            text(&r["partitions_in_sync"]),
+            text(&r["keys_pulled"]),
+            text(&r["keys_pushed"]),
+            text(&r["tombstones_purged"]),
+            text(&r["errors_total"]),
+        ]],
+    ));
+    for peer in r["peers_down"].as_array().into_iter().flatten() {
+        out.push_str(&format!("node n{} is down: its partitions were not compared\n", text(peer)));
+    }
+    for e in r["errors"].as_array().into_iter().flatten() {
+        out.push_str(&format!("error: {}\n", text(e)));
+    }
+    out
+}
+
+/// An `ADMIN ANTIENTROPY` document: counters and digests.
+pub fn antientropy_table(view: &Value) -> String {
+    let mut out = format!(
+        "node n{}: {} rounds, {} partitions compared, {} differed; {} keys pulled, {} pushed; \
+         {} tombstones purged; {} corrupt records repaired; {} errors\n",
+        text(&view["node"]),
+        text(&view["rounds"]),
+        text(&view["partitions_compared"]),
+        text(&view["partitions_differing"]),
+        text(&view["keys_pulled"]),
+        text(&view["keys_pushed"]),
+        text(&view["tombstones_purged"]),
+        text(&view["corrupt_repaired"]),
+        text(&view["errors"]),
+    );
+    let rows: Vec<Vec<String>> = view["digests"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(ns, digest)| vec![ns.clone(), text(digest)])
+        .collect();
+    if !rows.is_empty() {
+        out.push_str(&render(&["NAMESPACE_ID", "DIGEST"], &rows));
+    }
+    out
+}
+
+fn text_or(value: &Value, missing: &str) -> String {
+    match value {
+        Value::Null => missing.to_owned(),
+        other => text(other),
+    }
+}
+
 /// The namespaces of an `ADMIN NAMESPACES` document, by name.
 fn namespaces_by_name(document: &Value) -> std::collections::BTreeMap<String, &Value> {
     document["namespaces"]

@@ -59,7 +59,21 @@ enum AdminCommand {
     },
     /// Every namespace and its settings, and whether all nodes hold the same catalog.
     Namespaces,
+    /// Runs an anti-entropy round now on the given node, with every other replica, and prints
+    /// what it did. Waits for the round (rate-limited like scheduled rounds) up to an hour, or
+    /// `--timeout-ms` if that is longer.
+    Repair {
+        /// The namespace (its name, or a db index); every namespace if omitted.
+        ns: Option<String>,
+        /// One partition of it; every partition this node replicates if omitted.
+        partition: Option<u32>,
+    },
+    /// Anti-entropy counters and the node's digest of each namespace.
+    Antientropy,
 }
+
+/// The longest `kvorum admin repair` waits for its round.
+const REPAIR_WAIT: Duration = Duration::from_secs(3600);
 
 /// Runs one `kvorum admin` command, printing to stdout.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -85,6 +99,27 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let merged = namespaces(&args.node, password, timeout).await?;
             let text = merge::namespaces_table(&merged);
             (merged, text)
+        }
+        AdminCommand::Repair { ns, partition } => {
+            let partition = partition.map(|p| p.to_string());
+            let mut command: Vec<&[u8]> = vec![b"ADMIN", b"REPAIR"];
+            if let Some(ns) = ns {
+                command.push(ns.as_bytes());
+            } else if partition.is_some() {
+                anyhow::bail!("a partition needs its namespace: kvorum admin repair <ns> <partition>");
+            }
+            if let Some(p) = &partition {
+                command.push(p.as_bytes());
+            }
+            let wait = timeout.max(REPAIR_WAIT);
+            let report = ask(&args.node, password, wait, &command).await?;
+            let text = merge::repair_table(&report);
+            (report, text)
+        }
+        AdminCommand::Antientropy => {
+            let view = ask(&args.node, password, timeout, &[b"ADMIN", b"ANTIENTROPY"]).await?;
+            let text = merge::antientropy_table(&view);
+            (view, text)
         }
         AdminCommand::Key { ns, key } => {
             let merged = key_report(&args.node, password, timeout, ns, key).await?;

@@ -85,7 +85,8 @@ impl AdminFacts {
 }
 
 const USAGE: &str = "ERR unknown subcommand or wrong arguments for 'ADMIN'; expected ADMIN \
-                     STATUS | RING | HINTS | NAMESPACES | KEY db key [LOCAL] | HELP";
+                     STATUS | RING | HINTS | NAMESPACES | ANTIENTROPY | KEY db key [LOCAL] | \
+                     REPAIR [namespace [partition]] | HELP";
 
 pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sub = &args[1];
@@ -100,6 +101,10 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         key(ctx, &rest[0], &rest[1], rest.len() == 3)
     } else if is(sub, "namespaces") && rest.is_empty() {
         json_reply(&namespaces(ctx.shared))
+    } else if is(sub, "antientropy") && rest.is_empty() {
+        json_reply(&antientropy(ctx.shared))
+    } else if is(sub, "repair") && rest.len() <= 2 {
+        repair(ctx.shared, rest)
     } else if is(sub, "help") && rest.is_empty() {
         Frame::array(
             [
@@ -111,6 +116,10 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 "ADMIN KEY <db> <key> -- partition, preference list (with the namespace's N), \
                  this node's copy.",
                 "ADMIN KEY <db> <key> LOCAL -- only this node's copy of the key.",
+                "ADMIN ANTIENTROPY -- anti-entropy counters and this node's digest of each \
+                 namespace.",
+                "ADMIN REPAIR [<namespace> [<partition>]] -- compare and repair now, with every \
+                 other replica; answers what the round did.",
             ]
             .into_iter()
             .map(Frame::simple)
@@ -124,7 +133,7 @@ pub fn admin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// The views `ADMIN` and the HTTP admin listener (`GET /admin/<view>`) both serve; `KEY`, which
 /// reads data, is RESP only (the HTTP listener has no authentication).
-pub const VIEWS: [&str; 4] = ["status", "ring", "hints", "namespaces"];
+pub const VIEWS: [&str; 5] = ["status", "ring", "hints", "namespaces", "antientropy"];
 
 /// One of [`VIEWS`] as its JSON document; `None` for another name.
 pub fn view(shared: &Shared, name: &str) -> Option<Value> {
@@ -133,8 +142,103 @@ pub fn view(shared: &Shared, name: &str) -> Option<Value> {
         "ring" => ring(shared),
         "hints" => hints(shared),
         "namespaces" => namespaces(shared),
+        "antientropy" => antientropy(shared),
         _ => return None,
     })
+}
+
+/// Anti-entropy's counters since start, and this node's digest of each namespace it holds
+/// data of (nodes replicating the same partitions hold the same data when digests are equal).
+fn antientropy(shared: &Shared) -> Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let ae = &shared.view.antientropy;
+    let s = &ae.stats;
+    let digests: serde_json::Map<String, Value> = ae
+        .trees
+        .namespaces()
+        .into_iter()
+        .map(|ns| (ns.0.to_string(), json!(format!("{:016x}", ae.trees.digest(ns)))))
+        .collect();
+    json!({
+        "format": FORMAT,
+        "node": shared.node.0,
+        "rounds": s.rounds.load(Relaxed),
+        "partitions_compared": s.partitions_compared.load(Relaxed),
+        "partitions_differing": s.partitions_differing.load(Relaxed),
+        "keys_pulled": s.keys_pulled.load(Relaxed),
+        "keys_pushed": s.keys_pushed.load(Relaxed),
+        "tombstones_purged": s.tombstones_purged.load(Relaxed),
+        "corrupt_repaired": s.corrupt_repaired.load(Relaxed),
+        "errors": s.errors.load(Relaxed),
+        "digests": digests,
+    })
+}
+
+/// `ADMIN REPAIR [namespace [partition]]`: one anti-entropy round now, over the namespace
+/// (by name, or a bare db index) and partition given, with every other replica.
+fn repair(shared: &Shared, rest: &[Bytes]) -> Outcome {
+    let ns = match rest.first() {
+        None => None,
+        Some(name) => match namespace_named(shared, name) {
+            Some(ns) => Some(ns),
+            None => {
+                return Frame::error(format!(
+                    "ERR no namespace named '{}' (a name, or a db index)",
+                    printable(name)
+                ))
+                .into()
+            }
+        },
+    };
+    let partitions = shared
+        .view
+        .admin
+        .layout
+        .as_ref()
+        .map_or(0, |l| l.partition_count());
+    let partition = match rest.get(1) {
+        None => None,
+        Some(p) => match std::str::from_utf8(p).ok().and_then(|p| p.parse::<u32>().ok()) {
+            Some(p) if p < partitions => Some(PartitionId(p)),
+            _ => {
+                return Frame::error(format!(
+                    "ERR partition must be a number below {partitions}"
+                ))
+                .into()
+            }
+        },
+    };
+    let scope = crate::antientropy::Scope { ns, partition };
+    let Some(done) = shared.view.antientropy.repair(scope) else {
+        return Frame::error("ERR busy: too many repairs waiting, try again").into();
+    };
+    let node = shared.node.0;
+    Outcome::Later(Box::pin(async move {
+        match done.await {
+            Ok(report) => Frame::bulk(
+                json!({
+                    "format": FORMAT,
+                    "node": node,
+                    "namespace": ns.map(|n| n.0),
+                    "partition": partition.map(|p| p.0),
+                    "report": report,
+                })
+                .to_string(),
+            ),
+            Err(_) => Frame::error("ERR the node is shutting down"),
+        }
+    }))
+}
+
+/// A namespace by name, or a bare db index.
+fn namespace_named(shared: &Shared, name: &[u8]) -> Option<NamespaceId> {
+    let text = std::str::from_utf8(name).ok()?;
+    if let Some(def) = shared.catalog.lookup(text) {
+        return Some(def.id);
+    }
+    text.parse::<u32>()
+        .ok()
+        .and_then(|db| shared.catalog.select(db))
 }
 
 fn json_reply(value: &Value) -> Outcome {

@@ -9,6 +9,8 @@
 //! - `DEBUG CLOCK-OFFSET`: the current offset, an integer.
 //! - `DEBUG FAULT <name> ON|OFF`: switches a fault (`crate::faults`); `+OK`.
 //! - `DEBUG FAULTS`: every fault and its state, `[[name, "on"|"off"], ...]`.
+//! - `DEBUG DAMAGE-RECORD <key>`: flips a byte of this node's stored record of the key, as a
+//!   failing disk would (the corruption tests); `:1`, or `:0` if there was no record.
 //! - `DEBUG HELP`.
 //!
 //! Redis's own `DEBUG` subcommands (`SLEEP`, `OBJECT`, ...) are not served.
@@ -36,8 +38,11 @@ pub fn debug(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 }
 
 #[cfg(feature = "fault-injection")]
-pub fn debug(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    hooks::run(args).into()
+pub fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    match args {
+        [_, sub, key] if super::is(sub, "DAMAGE-RECORD") => hooks::damage_record(ctx, key).into(),
+        _ => hooks::run(args).into(),
+    }
 }
 
 #[cfg(feature = "fault-injection")]
@@ -58,6 +63,9 @@ mod hooks {
         "    Switch a deliberately broken behaviour on or off (see DEBUG FAULTS).",
         "FAULTS",
         "    List every fault and whether it is on.",
+        "DAMAGE-RECORD <key>",
+        "    Flip a byte of this node's stored record of the key (in the connection's namespace),",
+        "    as a failing disk would: 1 if there was a record, 0 if none.",
         "HELP",
         "    Print this help.",
     ];
@@ -83,6 +91,23 @@ mod hooks {
                 "ERR unknown subcommand '{}'. Try DEBUG HELP.",
                 printable(sub)
             ))
+        }
+    }
+
+    /// `DEBUG DAMAGE-RECORD key`: corrupts this node's stored record of the key.
+    pub(super) fn damage_record(ctx: &super::Ctx<'_>, key: &Bytes) -> Frame {
+        let Some(layout) = ctx.shared.view.admin.layout.as_ref() else {
+            return Frame::error("ERR no layout");
+        };
+        let ns = ctx.session.namespace;
+        let partition = layout.partition_for_key(ns, key);
+        let stored = crate::storage::keys::encode_data_key(ns.0, partition.0, key);
+        match ctx.shared.view.antientropy.damage_record(&stored) {
+            Ok(damaged) => {
+                tracing::warn!("DEBUG DAMAGE-RECORD: a stored record was corrupted on purpose");
+                Frame::integer(i64::from(damaged))
+            }
+            Err(e) => Frame::error(format!("ERR {e}")),
         }
     }
 

@@ -3,6 +3,10 @@
 //! a node that was down received the writes it missed through hinted handoff or read repair.
 //! The value shown is what a read of that copy alone sees: a string's winning sibling (or a
 //! counter's value), a set's members, a hash's fields and values; nil if absent or expired.
+//!
+//! `REPLICA RECORD key` tells what this node stores for the key: `none` (no record at all),
+//! `tombstone` (a record that reads as absent: deleted or expired, kept until anti-entropy
+//! purges it) or `live`.
 
 use bytes::Bytes;
 use kvorum_consistency::{Key, Reply};
@@ -22,9 +26,11 @@ pub(super) static COMMANDS: &[CommandSpec] = &[spec(
 )];
 
 pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    if !args[1].eq_ignore_ascii_case(b"GET") || args.len() != 3 {
+    let record = args[1].eq_ignore_ascii_case(b"RECORD");
+    if !(args[1].eq_ignore_ascii_case(b"GET") || record) || args.len() != 3 {
         return Frame::error(format!(
-            "ERR unknown subcommand or wrong arguments for 'REPLICA {}'; expected REPLICA GET key",
+            "ERR unknown subcommand or wrong arguments for 'REPLICA {}'; expected REPLICA GET key \
+             or REPLICA RECORD key",
             printable(&args[1])
         ))
         .into();
@@ -43,6 +49,11 @@ pub fn replica(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             Err(_) => None,
         };
         match reply {
+            Some(Reply::Value(object)) if record => Frame::simple(match object {
+                None => "none",
+                Some(o) if o.exists(crate::clock::wall_ms()) => "live",
+                Some(_) => "tombstone",
+            }),
             Some(Reply::Value(object)) => view::frame(&object),
             Some(Reply::Failed { reason }) => Frame::error(format!("ERR {reason}")),
             _ => Frame::error("ERR the node is shutting down"),

@@ -448,14 +448,24 @@ static SETCTX_ARGS: &[Arg] = &[
     arg("value", "string"),
 ];
 
-static REPLICA_SUBS: &[Doc] = &[d(
-    "replica|get",
-    "server",
-    KVORUM,
-    "O(1)",
-    "Returns this node's own copy of a key, without asking other replicas (no quorum, no repair).",
-)
-.args(KEY)];
+static REPLICA_SUBS: &[Doc] = &[
+    d(
+        "replica|get",
+        "server",
+        KVORUM,
+        "O(1)",
+        "Returns this node's own copy of a key, without asking other replicas (no quorum, no repair).",
+    )
+    .args(KEY),
+    d(
+        "replica|record",
+        "server",
+        KVORUM,
+        "O(1)",
+        "Says what this node stores for a key: none, tombstone (deleted or expired, not yet purged) or live.",
+    )
+    .args(KEY),
+];
 
 static NAME: &[Arg] = &[arg("name", "string")];
 
@@ -509,6 +519,9 @@ static ADMIN_SUBS: &[Doc] = &[
     d("admin|key", "server", KVORUM, "O(1)", "A key's partition, preference list and this node's copy of it, as JSON.")
         .args(&[arg("db", "integer"), arg("key", "string"), word("local", "LOCAL").optional()]),
     d("admin|namespaces", "server", KVORUM, "O(N) where N is the number of namespaces", "Every namespace in this node's catalog with its settings, the conflicts and the catalog's digest, as JSON."),
+    d("admin|antientropy", "server", KVORUM, "O(N) where N is the number of partitions held", "Anti-entropy counters and this node's digest of each namespace, as JSON."),
+    d("admin|repair", "server", KVORUM, "O(K) where K is the number of keys that differ", "Compares and repairs now, with every other replica, the namespace and partition given (all if none), and answers what the round did, as JSON.")
+        .args(&[arg("namespace", "string").optional(), arg("partition", "integer").optional()]),
     d("admin|help", "server", KVORUM, "O(1)", "Lists the ADMIN subcommands."),
 ];
 
@@ -519,6 +532,8 @@ static DEBUG_SUBS: &[Doc] = &[
     d("debug|fault", "server", KVORUM, "O(1)", "Switches a fault on or off.")
         .args(&[arg("name", "string"), oneof("state", &[word("on", "ON"), word("off", "OFF")])]),
     d("debug|faults", "server", KVORUM, "O(N) where N is the number of faults", "Lists every fault and whether it is on."),
+    d("debug|damage-record", "server", KVORUM, "O(1)", "Flips a byte of this node's stored record of a key, as a failing disk would (corruption tests).")
+        .args(KEY),
     d("debug|help", "server", KVORUM, "O(1)", "Lists the DEBUG subcommands."),
 ];
 
@@ -551,7 +566,7 @@ pub static DOCS: &[Doc] = &[
     d("flushall", "server", "1.0.0", "O(N) where N is the number of keys", "Deletes every key of every database."),
     d("replica", "server", KVORUM, "O(1)", "Debugging: this node's own copy of a key, without coordination.").subs(REPLICA_SUBS),
     d("namespace", "server", KVORUM, "Depends on subcommand.", "Creates, changes, drops, lists and switches to namespaces (each with its own replication factor and consistency policy).").subs(NAMESPACE_SUBS),
-    d("admin", "server", KVORUM, "Depends on subcommand.", "Reports this node and the cluster to operators, as JSON: status, ring, hints, a key's replicas, namespaces.").subs(ADMIN_SUBS),
+    d("admin", "server", KVORUM, "Depends on subcommand.", "Reports this node and the cluster to operators, as JSON: status, ring, hints, a key's replicas, namespaces, anti-entropy; runs a repair.").subs(ADMIN_SUBS),
     d("debug", "server", KVORUM, "Depends on subcommand.", "kvorum's test hooks (clock offset, fault switches); only in builds with the fault-injection feature.").subs(DEBUG_SUBS),
     // string
     d("get", "string", "1.0.0", "O(1)", "Returns the value of a key."),

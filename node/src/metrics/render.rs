@@ -30,7 +30,21 @@ pub struct NodeFigures {
     pub fsyncs_failed: u64,
     pub fsync_latency: HistogramSnapshot,
     pub expired_keys_purged: u64,
+    /// Anti-entropy counters, in [`ANTIENTROPY_COUNTERS`] order.
+    pub antientropy: [u64; ANTIENTROPY_COUNTERS.len()],
+    pub corrupt_records: u64,
 }
+
+/// The anti-entropy counters: name and help.
+pub const ANTIENTROPY_COUNTERS: [(&str, &str); 7] = [
+    ("kvorum_antientropy_rounds_total", "Anti-entropy rounds run (scheduled, requested, and corrupt-record repairs)."),
+    ("kvorum_antientropy_partitions_compared_total", "Partition roots compared with a peer."),
+    ("kvorum_antientropy_partitions_differing_total", "Partition comparisons that found a difference."),
+    ("kvorum_antientropy_keys_pulled_total", "Keys whose local state changed by merging a peer's."),
+    ("kvorum_antientropy_keys_pushed_total", "Keys whose state changed on a peer by merging ours."),
+    ("kvorum_antientropy_tombstones_purged_total", "Tombstones purged from this node's store."),
+    ("kvorum_antientropy_errors_total", "Exchange steps that failed (retried next round)."),
+];
 
 /// The whole `/metrics` page.
 pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
@@ -160,6 +174,18 @@ pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
         &[],
         load(&metrics.siblings_resolved),
     );
+
+    // Anti-entropy and corruption.
+    for ((name, help), value) in ANTIENTROPY_COUNTERS.iter().zip(node.antientropy) {
+        w.header(name, "counter", help);
+        w.sample(name, &[], value);
+    }
+    w.header(
+        "kvorum_storage_corrupt_records_total",
+        "counter",
+        "Stored records that failed their checksum when read (never served; repaired from the other replicas).",
+    );
+    w.sample("kvorum_storage_corrupt_records_total", &[], node.corrupt_records);
 
     // Hinted handoff.
     let h = &node.hints;

@@ -24,7 +24,7 @@
 //!
 //! # Wire format
 //!
-//! QUIC with ALPN `kvorum-peer/4` ([`PEER_ALPN`], numbered by the message schema version). The dialer opens one bidirectional stream per
+//! QUIC with ALPN `kvorum-peer/5` ([`PEER_ALPN`], numbered by the message schema version). The dialer opens one bidirectional stream per
 //! connection; each side first sends a `Hello { node_id }` frame, then the dialer sends its
 //! messages on that stream, one frame each, in order. A frame is
 //! `[u32 big-endian body length][body]` with body `[version byte = 1][rmp-serde named encoding]`.

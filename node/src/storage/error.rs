@@ -33,6 +33,16 @@ pub enum StorageError {
         what: String,
     },
 
+    /// One stored record failed its checksum (or its envelope is malformed): it is never
+    /// served, and anti-entropy repairs it from the other replicas.
+    #[error("corrupt record ({} key bytes): {reason}", key.len())]
+    CorruptRecord {
+        /// The stored key of the record.
+        key: Vec<u8>,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The store was written by a format version this build does not understand.
     #[error("unknown storage format version {found} (this build supports {supported})")]
     UnknownFormat {

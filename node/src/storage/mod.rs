@@ -46,6 +46,7 @@ mod conformance;
 
 use std::ops::Bound;
 
+pub use self::fjall::{FjallOptions, FjallStorage};
 pub use self::sled::{SledOptions, SledStorage};
 pub use durability::{Durability, GroupCommit, GroupCommitStats, ParseDurabilityError};
 pub use error::StorageError;
@@ -57,6 +58,7 @@ pub use keys::{
     HINT_NAMESPACE,
 };
 pub use mem::MemStorage;
+pub use sealed::{NoObserver, RecordObserver, SealedStorage};
 
 /// Name of the metadata record that holds an on-disk store's format version.
 ///

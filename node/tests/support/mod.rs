@@ -114,6 +114,7 @@ impl TestCluster {
                 expiry: Default::default(),
                 namespaces: Default::default(),
                 native: Default::default(),
+                antientropy: Default::default(),
                 hints: kvorum_node::config::HintsConfig {
                     handoff_interval_ms: 200,
                     ..Default::default()
