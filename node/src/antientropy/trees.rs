@@ -142,7 +142,8 @@ impl RecordObserver for Trees {
     }
 
     fn corrupt(&self, key: &[u8], error: &StorageError) {
-        tracing::error!(error = %error, "corrupt record: not served, queued for repair from the other replicas");
+        // The storage layer has logged and counted it.
+        let _ = error;
         // Hints and metadata have no other replica to repair from; the error reaches whoever
         // reads them.
         let data = matches!(decode_data_key(key), Ok((ns, _, _)) if ns != HINT_NAMESPACE);

@@ -18,6 +18,10 @@
 //! - [`mem`]: [`MemStorage`], an in-memory engine for tests and the simulator, which can
 //!   simulate a crash by losing everything written since the last `sync`.
 //! - [`sled`] (the file `sled.rs`): [`SledStorage`], the on-disk engine.
+//! - [`sealed`]: [`SealedStorage`], the checksumming wrapper every record passes through: a
+//!   corrupt record is detected on every read, never served, and reported to a
+//!   [`RecordObserver`] (anti-entropy, which also follows every change through it).
+//! - [`engine`]: opens the configured engine.
 //! - [`durability`]: [`Durability`] (`always` | `periodic:<ms>` | `never`) and [`GroupCommit`],
 //!   which turns many writers' "make my write durable" into few fsyncs.
 //!

@@ -114,7 +114,8 @@ pub fn open<'a>(key: &[u8], sealed: &'a [u8]) -> Result<&'a [u8], StorageError> 
 /// anti-entropy tree counted for the key and must take out again when the record is removed.
 pub fn header_hash(sealed: &[u8]) -> Option<u64> {
     let (_version, rest) = sealed.split_first()?;
-    rest.first_chunk::<8>().map(|hash| u64::from_be_bytes(*hash))
+    rest.first_chunk::<8>()
+        .map(|hash| u64::from_be_bytes(*hash))
 }
 
 /// [`open`], also returning the (verified) record hash.
@@ -554,5 +555,728 @@ impl Storage for SealedStorage {
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
         self.inner.size_on_disk()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::storage::{MemStorage, SledStorage};
+    use std::sync::Mutex;
+
+    /// Everything an observer was told, in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Event {
+        Changed(Vec<u8>, Option<u64>, Option<u64>),
+        Corrupt(Vec<u8>),
+    }
+
+    #[derive(Default)]
+    struct Recorder {
+        events: Mutex<Vec<Event>>,
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<Event> {
+            std::mem::take(&mut *self.events.lock().unwrap())
+        }
+    }
+
+    impl RecordObserver for Recorder {
+        fn changed(&self, key: &[u8], before: Option<u64>, after: Option<u64>) {
+            let event = Event::Changed(key.to_vec(), before, after);
+            self.events.lock().unwrap().push(event);
+        }
+        fn corrupt(&self, key: &[u8], error: &StorageError) {
+            assert!(
+                matches!(error, StorageError::CorruptRecord { key: k, .. } if k == key),
+                "reported error names another key: {error}"
+            );
+            self.events
+                .lock()
+                .unwrap()
+                .push(Event::Corrupt(key.to_vec()));
+        }
+    }
+
+    /// A sealed store over a memory engine, with the engine and the observer's record at hand.
+    fn sealed_mem() -> (Arc<MemStorage>, Arc<Recorder>, SealedStorage) {
+        let inner = Arc::new(MemStorage::new());
+        let recorder = Arc::new(Recorder::default());
+        let sealed = SealedStorage::new(inner.clone(), recorder.clone()).unwrap();
+        (inner, recorder, sealed)
+    }
+
+    fn put(s: &dyn Storage, key: &[u8], payload: &[u8]) {
+        s.update(key, &mut |_| Ok(Some(payload.to_vec()))).unwrap();
+    }
+
+    /// Overwrites the raw record under `key` through the engine, as damage would.
+    fn put_raw(inner: &dyn Storage, key: &[u8], raw: &[u8]) {
+        put(inner, key, raw);
+    }
+
+    fn h(key: &[u8], payload: &[u8]) -> Option<u64> {
+        Some(record_hash(key, payload))
+    }
+
+    fn corrupt(key: &[u8]) -> Event {
+        Event::Corrupt(key.to_vec())
+    }
+
+    fn changed(key: &[u8], before: Option<u64>, after: Option<u64>) -> Event {
+        Event::Changed(key.to_vec(), before, after)
+    }
+
+    mod on_mem {
+        use super::*;
+        use crate::storage::conformance::Fixture;
+
+        fn fixture() -> Fixture {
+            let inner = Arc::new(MemStorage::new());
+            let sealed = SealedStorage::new(inner, Arc::new(NoObserver)).unwrap();
+            Fixture::new(Arc::new(sealed), ())
+        }
+
+        crate::storage::conformance::conformance_tests!(fixture);
+    }
+
+    mod on_sled {
+        use super::*;
+        use crate::storage::conformance::Fixture;
+
+        fn fixture() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let inner = Arc::new(SledStorage::open(dir.path()).unwrap());
+            let sealed = SealedStorage::new(inner, Arc::new(NoObserver)).unwrap();
+            Fixture::new(Arc::new(sealed), dir)
+        }
+
+        crate::storage::conformance::conformance_tests!(fixture);
+    }
+
+    #[test]
+    fn the_envelope_is_version_then_big_endian_hash_then_payload() {
+        let sealed = seal(b"key", b"payload");
+        let hash = xxhash_rust::xxh3::xxh3_64(b"keypayload");
+        assert_eq!(record_hash(b"key", b"payload"), hash);
+        let mut expected = vec![SEAL_VERSION];
+        expected.extend_from_slice(&hash.to_be_bytes());
+        expected.extend_from_slice(b"payload");
+        assert_eq!(sealed, expected);
+        assert_eq!(sealed.len(), SEAL_HEADER_LEN + 7);
+        assert_eq!(open(b"key", &sealed), Ok(&b"payload"[..]));
+        assert_eq!(header_hash(&sealed), Some(hash));
+    }
+
+    #[test]
+    fn an_empty_payload_round_trips() {
+        let sealed = seal(b"", b"");
+        assert_eq!(sealed.len(), SEAL_HEADER_LEN);
+        assert_eq!(open(b"", &sealed), Ok(&b""[..]));
+    }
+
+    #[test]
+    fn every_defect_is_a_corrupt_record_naming_the_key() {
+        let good = seal(b"k", b"payload");
+        let mut payload_flip = good.clone();
+        payload_flip[SEAL_HEADER_LEN + 2] ^= 1;
+        let mut hash_flip = good.clone();
+        hash_flip[3] ^= 0x80;
+        let mut version_flip = good.clone();
+        version_flip[0] = 2;
+        let defects: Vec<(&str, Vec<u8>, &[u8])> = vec![
+            ("payload bit", payload_flip, b"k"),
+            ("checksum bit", hash_flip, b"k"),
+            ("version", version_flip, b"k"),
+            ("truncated payload", good[..good.len() - 1].to_vec(), b"k"),
+            (
+                "truncated header",
+                good[..SEAL_HEADER_LEN - 1].to_vec(),
+                b"k",
+            ),
+            ("empty", Vec::new(), b"k"),
+            ("other key", good.clone(), b"k2"),
+        ];
+        for (what, raw, key) in defects {
+            match open(key, &raw) {
+                Err(StorageError::CorruptRecord { key: k, reason }) => {
+                    assert_eq!(k, key, "{what}");
+                    assert!(!reason.is_empty(), "{what}");
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn header_hash_reads_the_written_checksum_unless_the_header_is_cut() {
+        let good = seal(b"k", b"v");
+        let written = record_hash(b"k", b"v");
+        let mut payload_flip = good.clone();
+        payload_flip[SEAL_HEADER_LEN] ^= 1;
+        let mut version_flip = good.clone();
+        version_flip[0] ^= 0xff;
+        assert_eq!(header_hash(&payload_flip), Some(written));
+        assert_eq!(header_hash(&version_flip), Some(written));
+        assert_eq!(header_hash(&good[..SEAL_HEADER_LEN]), Some(written));
+        assert_eq!(header_hash(&good[..SEAL_HEADER_LEN - 1]), None);
+        assert_eq!(header_hash(&[]), None);
+    }
+
+    #[test]
+    fn records_and_metadata_are_stored_sealed() {
+        let (inner, _, s) = sealed_mem();
+        put(&s, b"k", b"v");
+        s.put_meta("layout", b"epoch 1").unwrap();
+        assert_eq!(inner.get(b"k").unwrap(), Some(seal(b"k", b"v")));
+        assert_eq!(
+            inner.get_meta("layout").unwrap(),
+            Some(seal(b"layout", b"epoch 1"))
+        );
+        assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(s.get_meta("layout").unwrap(), Some(b"epoch 1".to_vec()));
+    }
+
+    /// The kinds of damage a record can suffer, applied through the engine to the record of
+    /// `key` (whose payload is `payload`).
+    fn damage_kinds(key: &[u8], payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+        let good = seal(key, payload);
+        let mut payload_flip = good.clone();
+        payload_flip[SEAL_HEADER_LEN] ^= 0x01;
+        let mut header_flip = good.clone();
+        header_flip[5] ^= 0x10;
+        let mut version_flip = good.clone();
+        version_flip[0] = 7;
+        vec![
+            ("flipped payload byte", payload_flip),
+            ("flipped checksum byte", header_flip),
+            ("wrong version byte", version_flip),
+            ("truncated payload", good[..good.len() - 2].to_vec()),
+            ("truncated header", good[..4].to_vec()),
+            // The healthy record of another key, copied over this one.
+            ("record of another key", seal(b"p-other", payload)),
+        ]
+    }
+
+    #[test]
+    fn damage_is_detected_on_get_update_and_scan_and_reported() {
+        for (what, raw) in damage_kinds(b"p-bad", b"precious value") {
+            let (inner, recorder, s) = sealed_mem();
+            put(&s, b"p-a", b"a");
+            put(&s, b"p-bad", b"precious value");
+            put(&s, b"p-z", b"z");
+            recorder.take();
+            put_raw(inner.as_ref(), b"p-bad", &raw);
+
+            // get: an error, never the bytes.
+            assert!(
+                matches!(s.get(b"p-bad"), Err(StorageError::CorruptRecord { ref key, .. }) if key == b"p-bad"),
+                "{what}"
+            );
+            assert_eq!(recorder.take(), vec![corrupt(b"p-bad")], "{what}");
+
+            // update: the closure never sees the damaged bytes and the key is left as it is.
+            let mut ran = false;
+            let result = s.update(b"p-bad", &mut |_| {
+                ran = true;
+                Ok(Some(b"merged".to_vec()))
+            });
+            assert!(
+                matches!(result, Err(StorageError::CorruptRecord { ref key, .. }) if key == b"p-bad"),
+                "{what}: {result:?}"
+            );
+            assert!(!ran, "{what}");
+            assert_eq!(inner.get(b"p-bad").unwrap(), Some(raw.clone()), "{what}");
+            assert_eq!(recorder.take(), vec![corrupt(b"p-bad")], "{what}");
+
+            // remove_if by the old payload does not remove the damaged record.
+            assert!(!s.remove_if(b"p-bad", b"precious value").unwrap(), "{what}");
+
+            // scans: skipped, the rest still served.
+            let scanned = s.scan_prefix(b"p-", None, 10).unwrap();
+            assert_eq!(
+                scanned,
+                vec![
+                    (b"p-a".to_vec(), b"a".to_vec()),
+                    (b"p-z".to_vec(), b"z".to_vec())
+                ],
+                "{what}"
+            );
+            assert_eq!(recorder.take(), vec![corrupt(b"p-bad")], "{what}");
+            let hashes = s.scan_hashes(b"p-", None, 10).unwrap();
+            assert_eq!(
+                hashes,
+                vec![
+                    (b"p-a".to_vec(), record_hash(b"p-a", b"a")),
+                    (b"p-z".to_vec(), record_hash(b"p-z", b"z"))
+                ],
+                "{what}"
+            );
+            assert_eq!(recorder.take(), vec![corrupt(b"p-bad")], "{what}");
+            assert_eq!(s.corrupt_count(), 4, "{what}");
+        }
+    }
+
+    #[test]
+    fn the_observer_sees_each_change_with_its_hashes() {
+        let (_, recorder, s) = sealed_mem();
+        put(&s, b"k", b"v1");
+        put(&s, b"k", b"v2");
+        // Kept and rejected updates, a rewrite of the same record, refused removes: no change.
+        assert_eq!(
+            s.update(b"k", &mut |_| Ok(None)).unwrap(),
+            Some(b"v2".to_vec())
+        );
+        let refused = s.update(b"k", &mut |_| {
+            Err(StorageError::Rejected {
+                reason: "no".into(),
+            })
+        });
+        assert!(matches!(refused, Err(StorageError::Rejected { .. })));
+        put(&s, b"k", b"v2");
+        assert!(!s.remove_if(b"k", b"v1").unwrap());
+        assert!(!s.remove_if(b"absent", b"v1").unwrap());
+        assert!(s.remove_if(b"k", b"v2").unwrap());
+        assert_eq!(
+            recorder.take(),
+            vec![
+                changed(b"k", None, h(b"k", b"v1")),
+                changed(b"k", h(b"k", b"v1"), h(b"k", b"v2")),
+                changed(b"k", h(b"k", b"v2"), None),
+            ]
+        );
+        assert_eq!(s.corrupt_count(), 0);
+    }
+
+    #[test]
+    fn an_update_whose_closure_ran_twice_reports_the_change_that_took_effect() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(SledStorage::open(dir.path()).unwrap());
+        let recorder = Arc::new(Recorder::default());
+        let s = SealedStorage::new(inner, recorder.clone()).unwrap();
+        put(&s, b"k", b"base");
+        recorder.take();
+
+        let mut seen = Vec::new();
+        let stored = s
+            .update(b"k", &mut |cur| {
+                seen.push(cur.map(<[u8]>::to_vec));
+                if seen.len() == 1 {
+                    // A concurrent writer wins the race: sled runs this closure again.
+                    put(&s, b"k", b"winner");
+                }
+                let mut next = cur.unwrap_or_default().to_vec();
+                next.extend_from_slice(b"+1");
+                Ok(Some(next))
+            })
+            .unwrap();
+
+        assert_eq!(seen, vec![Some(b"base".to_vec()), Some(b"winner".to_vec())]);
+        assert_eq!(stored, Some(b"winner+1".to_vec()));
+        assert_eq!(s.get(b"k").unwrap(), Some(b"winner+1".to_vec()));
+        assert_eq!(
+            recorder.take(),
+            vec![
+                changed(b"k", h(b"k", b"base"), h(b"k", b"winner")),
+                changed(b"k", h(b"k", b"winner"), h(b"k", b"winner+1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_race_that_ends_in_no_change_reports_only_the_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(SledStorage::open(dir.path()).unwrap());
+        let recorder = Arc::new(Recorder::default());
+        let s = SealedStorage::new(inner, recorder.clone()).unwrap();
+
+        let mut runs = 0;
+        let stored = s
+            .update(b"k", &mut |cur| {
+                runs += 1;
+                if runs == 1 {
+                    put(&s, b"k", b"winner");
+                }
+                // Insert if absent: the second run finds the winner's record and keeps it.
+                Ok(cur.is_none().then(|| b"mine".to_vec()))
+            })
+            .unwrap();
+
+        assert_eq!(runs, 2);
+        assert_eq!(stored, Some(b"winner".to_vec()));
+        assert_eq!(
+            recorder.take(),
+            vec![changed(b"k", None, h(b"k", b"winner"))]
+        );
+    }
+
+    #[test]
+    fn quarantine_removes_a_corrupt_record_and_untracks_its_written_hash() {
+        let (inner, recorder, s) = sealed_mem();
+        put(&s, b"k", b"value");
+        put(&s, b"healthy", b"fine");
+        assert!(s.damage_record(b"k").unwrap());
+        recorder.take();
+
+        assert!(!s.quarantine(b"healthy").unwrap());
+        assert!(!s.quarantine(b"absent").unwrap());
+        assert!(s.quarantine(b"k").unwrap());
+        assert_eq!(inner.get(b"k").unwrap(), None);
+        assert_eq!(s.get(b"healthy").unwrap(), Some(b"fine".to_vec()));
+        assert_eq!(
+            recorder.take(),
+            vec![changed(b"k", h(b"k", b"value"), None)]
+        );
+        // The key can be written again (the repair).
+        put(&s, b"k", b"value");
+        assert_eq!(s.get(b"k").unwrap(), Some(b"value".to_vec()));
+    }
+
+    /// What [`Interleaved`] does to the engine just before the next compare-and-delete.
+    type Hook = Box<dyn FnOnce(&MemStorage) + Send>;
+
+    /// An engine that lets a test change a record between quarantine's read and its
+    /// compare-and-delete.
+    struct Interleaved {
+        inner: MemStorage,
+        before_remove: Mutex<Option<Hook>>,
+    }
+
+    impl Storage for Interleaved {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+            self.inner.get(key)
+        }
+        fn update(
+            &self,
+            key: &[u8],
+            f: &mut UpdateFn<'_>,
+        ) -> Result<Option<Vec<u8>>, StorageError> {
+            self.inner.update(key, f)
+        }
+        fn remove_if(&self, key: &[u8], expected: &[u8]) -> Result<bool, StorageError> {
+            let hook = self.before_remove.lock().unwrap().take();
+            if let Some(hook) = hook {
+                hook(&self.inner);
+            }
+            self.inner.remove_if(key, expected)
+        }
+        fn scan_prefix(
+            &self,
+            prefix: &[u8],
+            after: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<KeyRecord>, StorageError> {
+            self.inner.scan_prefix(prefix, after, limit)
+        }
+        fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+            self.inner.get_meta(name)
+        }
+        fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
+            self.inner.put_meta(name, value)
+        }
+        fn sync(&self) -> Result<(), StorageError> {
+            self.inner.sync()
+        }
+        fn size_on_disk(&self) -> Result<u64, StorageError> {
+            self.inner.size_on_disk()
+        }
+    }
+
+    #[test]
+    fn quarantine_leaves_a_record_that_changed_after_it_was_read() {
+        let inner = Arc::new(Interleaved {
+            inner: MemStorage::new(),
+            before_remove: Mutex::new(None),
+        });
+        let recorder = Arc::new(Recorder::default());
+        let s = SealedStorage::new(inner.clone(), recorder.clone()).unwrap();
+        put(&s, b"k", b"value");
+        assert!(s.damage_record(b"k").unwrap());
+        // A repair lands between quarantine's read and its delete.
+        *inner.before_remove.lock().unwrap() = Some(Box::new(|engine: &MemStorage| {
+            put(engine, b"k", &seal(b"k", b"repaired"));
+        }));
+        recorder.take();
+
+        assert!(!s.quarantine(b"k").unwrap());
+        assert_eq!(s.get(b"k").unwrap(), Some(b"repaired".to_vec()));
+        assert_eq!(recorder.take(), vec![]);
+    }
+
+    #[test]
+    fn damage_record_reports_whether_there_was_a_record() {
+        let (_, _, s) = sealed_mem();
+        assert!(!s.damage_record(b"absent").unwrap());
+        assert_eq!(s.get(b"absent").unwrap(), None);
+        put(&s, b"empty", b"");
+        assert!(s.damage_record(b"empty").unwrap());
+        assert!(matches!(
+            s.get(b"empty"),
+            Err(StorageError::CorruptRecord { .. })
+        ));
+    }
+
+    /// Keys `p00`..`p09` with payload = key; `bad` of them damaged.
+    fn paged_store(bad: &[usize]) -> (Arc<Recorder>, SealedStorage) {
+        let (inner, recorder, s) = sealed_mem();
+        for i in 0..10 {
+            let key = format!("p{i:02}").into_bytes();
+            put(&s, &key, &key);
+        }
+        put(&s, b"q", b"q");
+        for &i in bad {
+            put_raw(
+                inner.as_ref(),
+                format!("p{i:02}").as_bytes(),
+                b"garbage!!!!",
+            );
+        }
+        recorder.take();
+        (recorder, s)
+    }
+
+    fn page_through(s: &SealedStorage, limit: usize) -> Vec<Vec<Vec<u8>>> {
+        let mut pages = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page: Vec<Vec<u8>> = s
+                .scan_prefix(b"p", after.as_deref(), limit)
+                .unwrap()
+                .into_iter()
+                .map(|(key, payload)| {
+                    assert_eq!(key, payload);
+                    key
+                })
+                .collect();
+            let short = page.len() < limit;
+            after = page.last().cloned().or(after);
+            pages.push(page);
+            if short {
+                return pages;
+            }
+        }
+    }
+
+    fn keys(names: &[&str]) -> Vec<Vec<u8>> {
+        names.iter().map(|n| n.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn scan_pages_stay_full_across_a_run_of_corrupt_records() {
+        let (recorder, s) = paged_store(&[2, 3, 4, 5, 6]);
+        assert_eq!(
+            page_through(&s, 2),
+            vec![keys(&["p00", "p01"]), keys(&["p07", "p08"]), keys(&["p09"]),]
+        );
+        // Each corrupt record met exactly once in the pass.
+        let met: Vec<Event> = ["p02", "p03", "p04", "p05", "p06"]
+            .iter()
+            .map(|k| corrupt(k.as_bytes()))
+            .collect();
+        assert_eq!(recorder.take(), met);
+        assert_eq!(
+            keys_of_hashes(s.scan_hashes(b"p", Some(b"p01"), 3).unwrap()),
+            keys(&["p07", "p08", "p09"])
+        );
+        assert_eq!(s.corrupt_count(), 10);
+    }
+
+    #[test]
+    fn a_page_that_ends_in_corrupt_records_is_not_read_past() {
+        let (recorder, s) = paged_store(&[2, 3]);
+        // p02/p03 come after the page's last key: not consumed, not reported yet.
+        assert_eq!(
+            keys_of(s.scan_prefix(b"p", None, 2).unwrap()),
+            keys(&["p00", "p01"])
+        );
+        assert_eq!(recorder.take(), vec![]);
+        assert_eq!(
+            keys_of(s.scan_prefix(b"p", Some(b"p01"), 2).unwrap()),
+            keys(&["p04", "p05"])
+        );
+        assert_eq!(recorder.take(), vec![corrupt(b"p02"), corrupt(b"p03")]);
+    }
+
+    #[test]
+    fn a_prefix_of_only_corrupt_records_scans_empty() {
+        let all: Vec<usize> = (0..10).collect();
+        let (_, s) = paged_store(&all);
+        assert_eq!(page_through(&s, 3), vec![Vec::<Vec<u8>>::new()]);
+        assert!(s.scan_prefix(b"p", None, usize::MAX).unwrap().is_empty());
+        assert_eq!(s.get(b"q").unwrap(), Some(b"q".to_vec()));
+    }
+
+    fn keys_of(entries: Vec<KeyRecord>) -> Vec<Vec<u8>> {
+        entries.into_iter().map(|(k, _)| k).collect()
+    }
+
+    fn keys_of_hashes(entries: Vec<(Vec<u8>, u64)>) -> Vec<Vec<u8>> {
+        entries.into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn corrupt_metadata_is_an_error_not_a_data_report() {
+        let (inner, recorder, s) = sealed_mem();
+        s.put_meta("layout", b"epoch 3").unwrap();
+        let mut raw = inner.get_meta("layout").unwrap().unwrap();
+        raw[SEAL_HEADER_LEN] ^= 1;
+        inner.put_meta("layout", &raw).unwrap();
+        assert!(matches!(
+            s.get_meta("layout"),
+            Err(StorageError::CorruptRecord { ref key, .. }) if key == b"layout"
+        ));
+        assert_eq!(s.corrupt_count(), 1);
+        assert_eq!(recorder.take(), vec![]);
+        // Rewriting it heals it.
+        s.put_meta("layout", b"epoch 4").unwrap();
+        assert_eq!(s.get_meta("layout").unwrap(), Some(b"epoch 4".to_vec()));
+    }
+
+    #[test]
+    fn the_format_markers_are_read_bare_and_cannot_be_written() {
+        let (_, _, s) = sealed_mem();
+        assert_eq!(
+            s.get_meta(RECORD_FORMAT_META).unwrap(),
+            Some(vec![SEAL_VERSION])
+        );
+        for name in [RECORD_FORMAT_META, STORAGE_FORMAT_META] {
+            assert_eq!(
+                s.put_meta(name, &[SEAL_VERSION]),
+                Err(StorageError::ReservedMeta {
+                    name: name.to_owned()
+                })
+            );
+        }
+    }
+
+    /// Writes records the way a build from before sealing did: bare, through the engine.
+    fn unsealed_store() -> Arc<MemStorage> {
+        let inner = Arc::new(MemStorage::new());
+        for i in 0..2500u32 {
+            let key = i.to_be_bytes();
+            put(inner.as_ref(), &key, format!("value {i}").as_bytes());
+        }
+        // A record that looks like it starts with an envelope (version byte 1), as object
+        // records and hints do.
+        put(
+            inner.as_ref(),
+            b"looks-sealed",
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        );
+        put(inner.as_ref(), b"empty", b"");
+        inner.put_meta("node_id", b"\x01node 7").unwrap();
+        inner.put_meta("namespace_catalog", b"catalog").unwrap();
+        inner.sync().unwrap();
+        inner
+    }
+
+    fn check_migrated(inner: &MemStorage, s: &SealedStorage) {
+        for i in 0..2500u32 {
+            let key = i.to_be_bytes();
+            let payload = format!("value {i}").into_bytes();
+            assert_eq!(s.get(&key).unwrap(), Some(payload.clone()));
+            assert_eq!(inner.get(&key).unwrap(), Some(seal(&key, &payload)));
+        }
+        assert_eq!(
+            s.get(b"looks-sealed").unwrap(),
+            Some(vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+        );
+        assert_eq!(s.get(b"empty").unwrap(), Some(Vec::new()));
+        assert_eq!(s.get_meta("node_id").unwrap(), Some(b"\x01node 7".to_vec()));
+        assert_eq!(
+            s.get_meta("namespace_catalog").unwrap(),
+            Some(b"catalog".to_vec())
+        );
+        assert_eq!(s.get_meta("layout").unwrap(), None);
+        assert_eq!(
+            inner.get_meta(RECORD_FORMAT_META).unwrap(),
+            Some(vec![SEAL_VERSION])
+        );
+        assert_eq!(s.scan_prefix(&[], None, usize::MAX).unwrap().len(), 2502);
+        assert_eq!(s.corrupt_count(), 0);
+    }
+
+    #[test]
+    fn an_unsealed_store_is_sealed_in_place_and_stamped_durably() {
+        let inner = unsealed_store();
+        let recorder = Arc::new(Recorder::default());
+        let s = SealedStorage::new(inner.clone(), recorder.clone()).unwrap();
+        assert_eq!(inner.pending_writes(), 0, "migration ends with a sync");
+        check_migrated(&inner, &s);
+        assert_eq!(recorder.take(), vec![]);
+
+        // A crash now loses nothing, and a second wrap does not seal again.
+        inner.crash();
+        let again = SealedStorage::new(inner.clone(), Arc::new(NoObserver)).unwrap();
+        assert_eq!(inner.pending_writes(), 0, "nothing rewritten");
+        check_migrated(&inner, &again);
+    }
+
+    #[test]
+    fn an_interrupted_migration_resumes_without_sealing_twice() {
+        let inner = unsealed_store();
+        // A migration that sealed the first records (and synced them), then crashed unstamped.
+        let first = inner.scan_prefix(&[], None, 700).unwrap();
+        for (key, raw) in &first {
+            put(inner.as_ref(), key, &seal(key, raw));
+        }
+        inner.sync().unwrap();
+        assert_eq!(inner.get_meta(RECORD_FORMAT_META).unwrap(), None);
+
+        let s = SealedStorage::new(inner.clone(), Arc::new(NoObserver)).unwrap();
+        check_migrated(&inner, &s);
+    }
+
+    #[test]
+    fn a_new_store_is_stamped_without_touching_anything_else() {
+        let (inner, _, s) = sealed_mem();
+        assert_eq!(
+            inner.get_meta(RECORD_FORMAT_META).unwrap(),
+            Some(vec![SEAL_VERSION])
+        );
+        assert_eq!(inner.pending_writes(), 0);
+        assert!(s.scan_prefix(&[], None, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_sealed_sled_store_reopens_without_migrating() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let inner = Arc::new(SledStorage::open(dir.path()).unwrap());
+            put(inner.as_ref(), b"old", b"unsealed");
+            let s = SealedStorage::new(inner, Arc::new(NoObserver)).unwrap();
+            put(&s, b"new", b"sealed");
+            s.sync().unwrap();
+        }
+        let inner = Arc::new(SledStorage::open(dir.path()).unwrap());
+        assert_eq!(inner.get(b"old").unwrap(), Some(seal(b"old", b"unsealed")));
+        let s = SealedStorage::new(inner.clone(), Arc::new(NoObserver)).unwrap();
+        assert_eq!(s.get(b"old").unwrap(), Some(b"unsealed".to_vec()));
+        assert_eq!(s.get(b"new").unwrap(), Some(b"sealed".to_vec()));
+        assert_eq!(inner.get(b"new").unwrap(), Some(seal(b"new", b"sealed")));
+    }
+
+    #[test]
+    fn an_unknown_record_format_is_refused() {
+        let inner = Arc::new(MemStorage::new());
+        inner.put_meta(RECORD_FORMAT_META, &[2]).unwrap();
+        put(inner.as_ref(), b"k", b"v");
+        assert_eq!(
+            SealedStorage::new(inner.clone(), Arc::new(NoObserver)).unwrap_err(),
+            StorageError::UnknownFormat {
+                found: 2,
+                supported: SEAL_VERSION
+            }
+        );
+        // Refused without rewriting anything.
+        assert_eq!(inner.get(b"k").unwrap(), Some(b"v".to_vec()));
+
+        inner.put_meta(RECORD_FORMAT_META, &[1, 0]).unwrap();
+        assert!(matches!(
+            SealedStorage::new(inner, Arc::new(NoObserver)).unwrap_err(),
+            StorageError::Corrupt { .. }
+        ));
     }
 }
