@@ -182,7 +182,6 @@ async fn their_keys(
     let mut keys = KeyHashes::new();
     let mut after = None;
     loop {
-        pacer.take(Pacer::records(ctx.settings.scan_page as u64)).await;
         let request = AeRequest::Keys {
             ns,
             partition,
@@ -192,6 +191,7 @@ async fn their_keys(
         };
         match ctx.rpc.call(peer, request, ctx.settings.timeout).await? {
             AeAnswer::Keys { keys: page, next } => {
+                pacer.take(1 + Pacer::records(page.len() as u64)).await;
                 keys.extend(page.into_iter().map(|KeyHash { key, hash }| (key, hash)));
                 match next {
                     Some(next) => after = Some(next),
@@ -215,13 +215,13 @@ async fn our_keys(
     let mut keys = KeyHashes::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        pacer.take(Pacer::records(ctx.settings.scan_page as u64)).await;
         let (segs, from, limit) = (segments.clone(), after.take(), ctx.settings.scan_page as usize);
-        let (page, next) = blocking(ctx, move |ctx| {
+        let (page, next, read) = blocking(ctx, move |ctx| {
             local::keys(ctx, ns, partition, &segs, from.as_deref(), limit).map_err(|e| e.to_string())
         })
         .await
         .map_err(AeError::Local)?;
+        pacer.take(1 + Pacer::records(read)).await;
         keys.extend(page.into_iter().map(|KeyHash { key, hash }| (key, hash)));
         match next {
             Some(next) => after = Some(next),

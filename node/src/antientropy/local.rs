@@ -13,8 +13,8 @@ use crate::storage::sealed::record_hash;
 use crate::storage::StorageError;
 
 /// A page of `(key, record hash)` of the keys of `segments` (all segments if empty), reading
-/// at most `limit` stored records after the user key `after`; the second value is where to
-/// continue, if the partition holds more.
+/// at most `limit` stored records after the user key `after`; then where to continue, if the
+/// partition holds more, and how many records were read.
 pub fn keys(
     ctx: &Context,
     ns: NamespaceId,
@@ -22,12 +22,13 @@ pub fn keys(
     segments: &BTreeSet<u16>,
     after: Option<&[u8]>,
     limit: usize,
-) -> Result<(Vec<KeyHash>, Option<Vec<u8>>), StorageError> {
+) -> Result<(Vec<KeyHash>, Option<Vec<u8>>, u64), StorageError> {
     let prefix = partition_prefix(ns.0, partition.0);
     let after = after.map(|k| encode_data_key(ns.0, partition.0, k));
     let page = ctx
         .sealed
         .scan_hashes(&prefix, after.as_deref(), limit.max(1))?;
+    let read = page.len() as u64;
     let next = match page.last() {
         Some((last, _)) if page.len() >= limit.max(1) => Some(last[prefix.len()..].to_vec()),
         _ => None,
@@ -40,7 +41,7 @@ pub fn keys(
             (segments.is_empty() || segments.contains(&segment)).then_some(KeyHash { key, hash })
         })
         .collect();
-    Ok((keys, next))
+    Ok((keys, next, read))
 }
 
 /// This replica's state of each key (`None`: no record, or a corrupt one — which is then
