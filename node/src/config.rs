@@ -36,9 +36,9 @@ pub struct NodeConfig {
     /// log2 of the number of partitions (`Q = 2^bits`). Fixed at cluster creation.
     #[serde(default = "defaults::partition_bits")]
     pub partition_bits: u8,
-    /// Storage engine: `sled` or `fjall` (on disk, under `data_dir/db` and `data_dir/fjall`), or
-    /// `memory` (nothing survives the process; for tests). A node opens only the configured
-    /// engine's store and refuses to start beside another on-disk engine's store.
+    /// Storage engine: `fjall` (the default) or `sled` (on disk, under `data_dir/fjall` and
+    /// `data_dir/db`), or `memory` (nothing survives the process; for tests). A node opens only
+    /// the configured engine's store and refuses to start beside another on-disk engine's store.
     #[serde(default)]
     pub storage_engine: StorageEngine,
     /// `always` (group commit), `periodic:<ms>`, or `never`.
@@ -352,10 +352,11 @@ impl Default for DefaultNamespace {
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageEngine {
-    /// sled 0.34 in `data_dir/db`: the first engine, unmaintained upstream.
-    #[default]
+    /// sled 0.34 in `data_dir/db`: the first engine (the default until the crash and space tests
+    /// chose fjall, docs/DEPENDENCIES.md), unmaintained upstream; kept for existing stores.
     Sled,
-    /// fjall 2 (a log-structured merge tree) in `data_dir/fjall`.
+    /// fjall 2 (a log-structured merge tree) in `data_dir/fjall`: the default.
+    #[default]
     Fjall,
     /// In memory: nothing survives the process (tests, experiments).
     Memory,
@@ -671,10 +672,18 @@ impl NodeConfig {
         let a = &self.antientropy;
         for (field, value, max) in [
             ("antientropy.interval_ms", a.interval_ms, u64::MAX),
-            ("antientropy.max_keys_per_sec", u64::from(a.max_keys_per_sec), u64::MAX),
+            (
+                "antientropy.max_keys_per_sec",
+                u64::from(a.max_keys_per_sec),
+                u64::MAX,
+            ),
             ("antientropy.timeout_ms", a.timeout_ms, u64::MAX),
             ("antientropy.max_serving", a.max_serving as u64, 1024),
-            ("antientropy.max_purge_per_partition", a.max_purge_per_partition as u64, u64::MAX),
+            (
+                "antientropy.max_purge_per_partition",
+                a.max_purge_per_partition as u64,
+                u64::MAX,
+            ),
             // A message must stay far below a peer frame: bounded by what one request may carry.
             (
                 "antientropy.batch_keys",
@@ -864,6 +873,39 @@ node_dir = "tls/n1"
         ] {
             let err = load(&format!(
                 "replication_factor = 1\n{MINIMAL}[native]\n{line}\n"
+            ))
+            .unwrap_err();
+            assert!(err.to_string().contains(field), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn antientropy_settings_are_read_and_checked_by_name() {
+        let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        assert!(c.antientropy.enabled && c.antientropy.purge_tombstones && c.hints.enabled);
+        let c = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[antientropy]\nenabled = false\ninterval_ms = 500\n\
+             [hints]\nenabled = false\n"
+        ))
+        .unwrap();
+        assert!(!c.antientropy.enabled && !c.hints.enabled);
+        assert_eq!(c.antientropy.settings().interval.as_millis(), 500);
+        for (line, field) in [
+            ("interval_ms = 0", "antientropy.interval_ms"),
+            ("max_keys_per_sec = 0", "antientropy.max_keys_per_sec"),
+            ("batch_keys = 0", "antientropy.batch_keys"),
+            ("batch_keys = 5000", "antientropy.batch_keys"),
+            ("scan_page = 100000", "antientropy.scan_page"),
+            ("max_serving = 0", "antientropy.max_serving"),
+            ("timeout_ms = 0", "antientropy.timeout_ms"),
+            (
+                "max_purge_per_partition = 0",
+                "antientropy.max_purge_per_partition",
+            ),
+            ("intervall_ms = 3", "intervall_ms"),
+        ] {
+            let err = load(&format!(
+                "replication_factor = 1\n{MINIMAL}[antientropy]\n{line}\n"
             ))
             .unwrap_err();
             assert!(err.to_string().contains(field), "{line}: {err}");

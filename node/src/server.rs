@@ -278,16 +278,16 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
     // Disabled hints are neither kept nor handed off: missed writes wait for anti-entropy.
     let handoff_task = config.hints.enabled.then(|| {
         tokio::spawn(
-        handoff::run(
-            hints.clone(),
-            mesh.clone(),
-            handoff_driver,
-            handoff_settings,
-            handoff_counters,
-            shutdown.clone(),
+            handoff::run(
+                hints.clone(),
+                mesh.clone(),
+                handoff_driver,
+                handoff_settings,
+                handoff_counters,
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("task", name = "hinted-handoff")),
         )
-        .instrument(tracing::info_span!("task", name = "hinted-handoff")),
-    )
     });
     let purge_task = tokio::spawn(
         expiry::run(

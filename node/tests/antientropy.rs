@@ -12,13 +12,17 @@ use support::TestCluster;
 
 /// Hints off (the "rebuilt by anti-entropy alone"), rounds every second, no rate limit
 /// that would make the test slow.
-const AE_ONLY: &str = "[hints]\nenabled = false\n\n[antientropy]\ninterval_ms = 1000\nmax_keys_per_sec = 100000\n";
+const AE_ONLY: &str =
+    "[hints]\nenabled = false\n\n[antientropy]\ninterval_ms = 1000\nmax_keys_per_sec = 100000\n";
 
 fn connection(c: &TestCluster, i: usize) -> redis::Connection {
     let client = redis::Client::open(c.url(i)).unwrap();
     let mut con = client.get_connection().unwrap();
     con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _: () = redis::cmd("CONSISTENCY").arg("QUORUM").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONSISTENCY")
+        .arg("QUORUM")
+        .query(&mut con)
+        .unwrap();
     con
 }
 
@@ -42,7 +46,12 @@ fn delete_all(con: &mut redis::Connection, names: &[String]) {
 }
 
 /// `REPLICA <sub> key` for every name on node `i`, pipelined.
-fn replica<T: redis::FromRedisValue>(c: &TestCluster, i: usize, sub: &str, names: &[String]) -> Vec<T> {
+fn replica<T: redis::FromRedisValue>(
+    c: &TestCluster,
+    i: usize,
+    sub: &str,
+    names: &[String],
+) -> Vec<T> {
     let client = redis::Client::open(c.url(i)).unwrap();
     let mut con = client.get_connection().unwrap();
     let mut out = Vec::with_capacity(names.len());
@@ -61,7 +70,10 @@ fn replica<T: redis::FromRedisValue>(c: &TestCluster, i: usize, sub: &str, names
 fn ae_view(c: &TestCluster, i: usize) -> serde_json::Value {
     let client = redis::Client::open(c.url(i)).unwrap();
     let mut con = client.get_connection().unwrap();
-    let text: String = redis::cmd("ADMIN").arg("ANTIENTROPY").query(&mut con).unwrap();
+    let text: String = redis::cmd("ADMIN")
+        .arg("ANTIENTROPY")
+        .query(&mut con)
+        .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -104,12 +116,18 @@ fn a_wiped_replica_is_rebuilt_by_anti_entropy_alone_and_deletes_stay_deleted() {
     std::fs::remove_dir_all(&data).unwrap();
     c.restart(2);
 
-    wait_for(Duration::from_secs(120), "n3 rebuilt: equal digests", || {
-        digests_equal(&c)
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "n3 rebuilt: equal digests",
+        || digests_equal(&c),
+    );
     let values: Vec<Option<String>> = replica(&c, 2, "GET", &kept);
     for (name, value) in kept.iter().zip(&values) {
-        assert_eq!(value.as_deref(), Some(format!("v:{name}").as_str()), "{name} on n3");
+        assert_eq!(
+            value.as_deref(),
+            Some(format!("v:{name}").as_str()),
+            "{name} on n3"
+        );
     }
     let pulled_or_pushed: u64 = (0..3)
         .map(|i| {
@@ -117,32 +135,44 @@ fn a_wiped_replica_is_rebuilt_by_anti_entropy_alone_and_deletes_stay_deleted() {
             v["keys_pulled"].as_u64().unwrap() + v["keys_pushed"].as_u64().unwrap()
         })
         .sum();
-    assert!(pulled_or_pushed >= 10_000, "anti-entropy moved only {pulled_or_pushed} keys");
+    assert!(
+        pulled_or_pushed >= 10_000,
+        "anti-entropy moved only {pulled_or_pushed} keys"
+    );
 
     // Deleted keys stay deleted on every replica, and their tombstones go away everywhere.
-    wait_for(Duration::from_secs(120), "tombstones purged everywhere", || {
-        let mut purged = true;
-        for i in 0..3 {
-            let records: Vec<String> = replica(&c, i, "RECORD", &doomed);
-            assert!(
-                records.iter().all(|r| r != "live"),
-                "a deleted key came back on n{}",
-                i + 1
-            );
-            purged &= records.iter().all(|r| r == "none");
-        }
-        purged
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "tombstones purged everywhere",
+        || {
+            let mut purged = true;
+            for i in 0..3 {
+                let records: Vec<String> = replica(&c, i, "RECORD", &doomed);
+                assert!(
+                    records.iter().all(|r| r != "live"),
+                    "a deleted key came back on n{}",
+                    i + 1
+                );
+                purged &= records.iter().all(|r| r == "none");
+            }
+            purged
+        },
+    );
     let purged: u64 = (0..3)
         .map(|i| ae_view(&c, i)["tombstones_purged"].as_u64().unwrap())
         .sum();
-    assert!(purged >= 3_000, "{purged} tombstones purged, expected 1 000 on each node");
+    assert!(
+        purged >= 3_000,
+        "{purged} tombstones purged, expected 1 000 on each node"
+    );
     // The kept keys are untouched by the purge, and the nodes still agree.
     let values: Vec<Option<String>> = replica(&c, 0, "GET", &kept[..100]);
     assert!(values.iter().all(Option::is_some));
-    wait_for(Duration::from_secs(30), "equal digests after the purge", || {
-        digests_equal(&c)
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "equal digests after the purge",
+        || digests_equal(&c),
+    );
 }
 
 #[test]
@@ -163,17 +193,32 @@ fn a_replica_down_during_deletes_never_resurrects_them() {
     let mut con3 = connection(&c, 2);
     for chunk in doomed.chunks(100) {
         let values: Vec<Option<String>> = redis::cmd("MGET").arg(chunk).query(&mut con3).unwrap();
-        assert!(values.iter().all(Option::is_none), "a deleted key reads back through n3");
+        assert!(
+            values.iter().all(Option::is_none),
+            "a deleted key reads back through n3"
+        );
     }
-    wait_for(Duration::from_secs(60), "tombstones purged everywhere", || {
-        (0..3).all(|i| {
-            let records: Vec<String> = replica(&c, i, "RECORD", &doomed);
-            assert!(records.iter().all(|r| r != "live"), "resurrected on n{}", i + 1);
-            records.iter().all(|r| r == "none")
-        })
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "tombstones purged everywhere",
+        || {
+            (0..3).all(|i| {
+                let records: Vec<String> = replica(&c, i, "RECORD", &doomed);
+                assert!(
+                    records.iter().all(|r| r != "live"),
+                    "resurrected on n{}",
+                    i + 1
+                );
+                records.iter().all(|r| r == "none")
+            })
+        },
+    );
     // Writing a purged key again starts it afresh, on every replica.
-    let _: () = redis::cmd("SET").arg(&doomed[0]).arg("again").query(&mut con3).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&doomed[0])
+        .arg("again")
+        .query(&mut con3)
+        .unwrap();
     let value: Option<String> = redis::cmd("GET").arg(&doomed[0]).query(&mut con).unwrap();
     assert_eq!(value.as_deref(), Some("again"));
 }
@@ -198,12 +243,19 @@ fn admin_repair_reports_what_it_did_and_refuses_bad_scopes() {
     let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(answer["partition"], 7);
     assert_eq!(answer["report"]["partitions_compared"], 2);
-    for bad in [vec!["nosuchns"], vec!["default", "99999"], vec!["default", "x"]] {
+    for bad in [
+        vec!["nosuchns"],
+        vec!["default", "99999"],
+        vec!["default", "x"],
+    ] {
         let err = redis::cmd("ADMIN")
             .arg("REPAIR")
             .arg(&bad)
             .query::<String>(&mut con)
             .unwrap_err();
-        assert!(err.to_string().contains("namespace") || err.to_string().contains("partition"), "{err}");
+        assert!(
+            err.to_string().contains("namespace") || err.to_string().contains("partition"),
+            "{err}"
+        );
     }
 }

@@ -245,9 +245,18 @@ fn a_corrupt_record_is_never_served_and_is_repaired_from_the_other_replicas() {
     let c = TestCluster::start(3, 3);
     c.eventually(0, &["SET", "precious", "v1"], "+OK", Some("ALL"));
     c.eventually(0, &["SADD", "members", "a", "b"], ":2", Some("ALL"));
-    assert_eq!(c.command(2, &["DEBUG", "DAMAGE-RECORD", "precious"], None), ":1\r\n");
-    assert_eq!(c.command(2, &["DEBUG", "DAMAGE-RECORD", "members"], None), ":1\r\n");
-    assert_eq!(c.command(2, &["DEBUG", "DAMAGE-RECORD", "never-written"], None), ":0\r\n");
+    assert_eq!(
+        c.command(2, &["DEBUG", "DAMAGE-RECORD", "precious"], None),
+        ":1\r\n"
+    );
+    assert_eq!(
+        c.command(2, &["DEBUG", "DAMAGE-RECORD", "members"], None),
+        ":1\r\n"
+    );
+    assert_eq!(
+        c.command(2, &["DEBUG", "DAMAGE-RECORD", "never-written"], None),
+        ":0\r\n"
+    );
 
     // Through the damaged node, at every consistency, the value is the real one or an error,
     // never the damaged bytes.
@@ -260,7 +269,10 @@ fn a_corrupt_record_is_never_served_and_is_repaired_from_the_other_replicas() {
     }
     // The damaged copy itself is refused, not shown, until it is repaired; then it is back.
     let local = c.command(2, &["REPLICA", "GET", "precious"], None);
-    assert!(local == "$2\r\nv1\r\n" || local.starts_with("-ERR"), "{local:?}");
+    assert!(
+        local == "$2\r\nv1\r\n" || local.starts_with("-ERR"),
+        "{local:?}"
+    );
     c.eventually(2, &["REPLICA", "GET", "precious"], "$2\r\nv1\r\n", None);
     c.eventually(2, &["REPLICA", "GET", "members"], "*2\r\n", None);
 
@@ -271,7 +283,10 @@ fn a_corrupt_record_is_never_served_and_is_repaired_from_the_other_replicas() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     assert!(corrupt >= 2, "corrupt records counted: {corrupt}\n{page}");
-    assert!(c.log(2).contains("corrupt record"), "the log names the corruption");
+    assert!(
+        c.log(2).contains("corrupt record"),
+        "the log names the corruption"
+    );
 }
 
 /// `GET path` on the HTTP admin listener; the body.
@@ -279,5 +294,7 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
     let reply = support::raw(addr, request.as_bytes()).unwrap();
     let text = String::from_utf8_lossy(&reply).into_owned();
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or(text)
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(text)
 }

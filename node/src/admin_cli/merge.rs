@@ -237,7 +237,15 @@ pub fn repair_table(answer: &Value) -> String {
         text(&r["duration_ms"]),
     );
     out.push_str(&render(
-        &["COMPARED", "DIFFERING", "IN_SYNC", "PULLED", "PUSHED", "PURGED", "ERRORS"],
+        &[
+            "COMPARED",
+            "DIFFERING",
+            "IN_SYNC",
+            "PULLED",
+            "PUSHED",
+            "PURGED",
+            "ERRORS",
+        ],
         &[vec![
             text(&r["partitions_compared"]),
             text(&r["partitions_differing"]),
@@ -249,7 +257,10 @@ pub fn repair_table(answer: &Value) -> String {
         ]],
     ));
     for peer in r["peers_down"].as_array().into_iter().flatten() {
-        out.push_str(&format!("node n{} is down: its partitions were not compared\n", text(peer)));
+        out.push_str(&format!(
+            "node n{} is down: its partitions were not compared\n",
+            text(peer)
+        ));
     }
     for e in r["errors"].as_array().into_iter().flatten() {
         out.push_str(&format!("error: {}\n", text(e)));

@@ -106,7 +106,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             if let Some(ns) = ns {
                 command.push(ns.as_bytes());
             } else if partition.is_some() {
-                anyhow::bail!("a partition needs its namespace: kvorum admin repair <ns> <partition>");
+                anyhow::bail!(
+                    "a partition needs its namespace: kvorum admin repair <ns> <partition>"
+                );
             }
             if let Some(p) = &partition {
                 command.push(p.as_bytes());

@@ -215,9 +215,14 @@ async fn our_keys(
     let mut keys = KeyHashes::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let (segs, from, limit) = (segments.clone(), after.take(), ctx.settings.scan_page as usize);
+        let (segs, from, limit) = (
+            segments.clone(),
+            after.take(),
+            ctx.settings.scan_page as usize,
+        );
         let (page, next, read) = blocking(ctx, move |ctx| {
-            local::keys(ctx, ns, partition, &segs, from.as_deref(), limit).map_err(|e| e.to_string())
+            local::keys(ctx, ns, partition, &segs, from.as_deref(), limit)
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(AeError::Local)?;

@@ -70,7 +70,10 @@ mod tests {
         // 50 more units at 100/s: half a second.
         assert_eq!(p.reserve(50.0, now), Duration::from_millis(500));
         // A second later the debt is paid and 50 units are back.
-        assert_eq!(p.reserve(50.0, now + Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            p.reserve(50.0, now + Duration::from_secs(1)),
+            Duration::ZERO
+        );
     }
 
     #[test]

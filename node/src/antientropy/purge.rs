@@ -56,8 +56,10 @@ pub async fn partition(
     }
     let max = ctx.settings.max_purge_per_partition;
     let now = clock::wall_ms();
-    let Ok((current, read)) =
-        blocking(ctx, move |ctx| local::tombstones(ctx, ns, partition, now, max).map_err(|e| e.to_string())).await
+    let Ok((current, read)) = blocking(ctx, move |ctx| {
+        local::tombstones(ctx, ns, partition, now, max).map_err(|e| e.to_string())
+    })
+    .await
     else {
         return;
     };

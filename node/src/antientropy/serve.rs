@@ -32,7 +32,9 @@ pub async fn serve(ctx: Arc<Context>, from: u64, op: OpId, request: AeRequest) {
 async fn answer(ctx: &Arc<Context>, request: AeRequest) -> Result<AeAnswer, String> {
     let too_many = |n: usize| {
         (n > MAX_KEYS_PER_REQUEST).then(|| {
-            format!("{n} keys in one anti-entropy request, over the limit of {MAX_KEYS_PER_REQUEST}")
+            format!(
+                "{n} keys in one anti-entropy request, over the limit of {MAX_KEYS_PER_REQUEST}"
+            )
         })
     };
     match request {
@@ -90,16 +92,19 @@ async fn answer(ctx: &Arc<Context>, request: AeRequest) -> Result<AeAnswer, Stri
                 .into_iter()
                 .filter_map(|o| Some((o.key, o.object?)))
                 .collect();
-            let changed = blocking(ctx, move |ctx| local::merge(ctx, ns, partition, objects)).await?;
+            let changed =
+                blocking(ctx, move |ctx| local::merge(ctx, ns, partition, objects)).await?;
             durable(ctx).await?;
             Ok(AeAnswer::Merged { changed })
         }
-        AeRequest::Hints { ns, partition } => blocking(ctx, move |ctx| {
-            local::holds_hints(ctx, ns, partition)
-                .map(|held| AeAnswer::Hints { held })
-                .map_err(|e| e.to_string())
-        })
-        .await,
+        AeRequest::Hints { ns, partition } => {
+            blocking(ctx, move |ctx| {
+                local::holds_hints(ctx, ns, partition)
+                    .map(|held| AeAnswer::Hints { held })
+                    .map_err(|e| e.to_string())
+            })
+            .await
+        }
         AeRequest::Purge {
             ns,
             partition,

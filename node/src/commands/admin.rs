@@ -157,7 +157,12 @@ fn antientropy(shared: &Shared) -> Value {
         .trees
         .namespaces()
         .into_iter()
-        .map(|ns| (ns.0.to_string(), json!(format!("{:016x}", ae.trees.digest(ns)))))
+        .map(|ns| {
+            (
+                ns.0.to_string(),
+                json!(format!("{:016x}", ae.trees.digest(ns))),
+            )
+        })
         .collect();
     json!({
         "format": FORMAT,
@@ -198,13 +203,14 @@ fn repair(shared: &Shared, rest: &[Bytes]) -> Outcome {
         .map_or(0, |l| l.partition_count());
     let partition = match rest.get(1) {
         None => None,
-        Some(p) => match std::str::from_utf8(p).ok().and_then(|p| p.parse::<u32>().ok()) {
+        Some(p) => match std::str::from_utf8(p)
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+        {
             Some(p) if p < partitions => Some(PartitionId(p)),
             _ => {
-                return Frame::error(format!(
-                    "ERR partition must be a number below {partitions}"
-                ))
-                .into()
+                return Frame::error(format!("ERR partition must be a number below {partitions}"))
+                    .into()
             }
         },
     };

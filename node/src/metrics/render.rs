@@ -37,13 +37,34 @@ pub struct NodeFigures {
 
 /// The anti-entropy counters: name and help.
 pub const ANTIENTROPY_COUNTERS: [(&str, &str); 7] = [
-    ("kvorum_antientropy_rounds_total", "Anti-entropy rounds run (scheduled, requested, and corrupt-record repairs)."),
-    ("kvorum_antientropy_partitions_compared_total", "Partition roots compared with a peer."),
-    ("kvorum_antientropy_partitions_differing_total", "Partition comparisons that found a difference."),
-    ("kvorum_antientropy_keys_pulled_total", "Keys whose local state changed by merging a peer's."),
-    ("kvorum_antientropy_keys_pushed_total", "Keys whose state changed on a peer by merging ours."),
-    ("kvorum_antientropy_tombstones_purged_total", "Tombstones purged from this node's store."),
-    ("kvorum_antientropy_errors_total", "Exchange steps that failed (retried next round)."),
+    (
+        "kvorum_antientropy_rounds_total",
+        "Anti-entropy rounds run (scheduled, requested, and corrupt-record repairs).",
+    ),
+    (
+        "kvorum_antientropy_partitions_compared_total",
+        "Partition roots compared with a peer.",
+    ),
+    (
+        "kvorum_antientropy_partitions_differing_total",
+        "Partition comparisons that found a difference.",
+    ),
+    (
+        "kvorum_antientropy_keys_pulled_total",
+        "Keys whose local state changed by merging a peer's.",
+    ),
+    (
+        "kvorum_antientropy_keys_pushed_total",
+        "Keys whose state changed on a peer by merging ours.",
+    ),
+    (
+        "kvorum_antientropy_tombstones_purged_total",
+        "Tombstones purged from this node's store.",
+    ),
+    (
+        "kvorum_antientropy_errors_total",
+        "Exchange steps that failed (retried next round).",
+    ),
 ];
 
 /// The whole `/metrics` page.
@@ -185,7 +206,11 @@ pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
         "counter",
         "Stored records that failed their checksum when read (never served; repaired from the other replicas).",
     );
-    w.sample("kvorum_storage_corrupt_records_total", &[], node.corrupt_records);
+    w.sample(
+        "kvorum_storage_corrupt_records_total",
+        &[],
+        node.corrupt_records,
+    );
 
     // Hinted handoff.
     let h = &node.hints;
