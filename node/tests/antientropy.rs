@@ -182,9 +182,24 @@ fn a_replica_down_during_deletes_never_resurrects_them() {
     let mut con = connection(&c, 0);
     write_all(&mut con, &doomed);
 
-    // n3 keeps the live values while n1 and n2 delete them.
+    // n3 keeps the live values while n1 and n2 delete them, and stays down for several rounds:
+    // n1 and n2 agree, but n3 does not hold the tombstones, so nothing may be purged.
     c.kill(2);
     delete_all(&mut con, &doomed);
+    std::thread::sleep(Duration::from_secs(4));
+    for i in 0..2 {
+        assert_eq!(
+            ae_view(&c, i)["tombstones_purged"],
+            0,
+            "purged with a replica down"
+        );
+        let records: Vec<String> = replica(&c, i, "RECORD", &doomed);
+        assert!(
+            records.iter().all(|r| r == "tombstone"),
+            "n{}: {records:?}",
+            i + 1
+        );
+    }
     c.restart(2);
 
     wait_for(Duration::from_secs(60), "every replica in sync", || {
