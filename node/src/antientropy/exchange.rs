@@ -186,7 +186,7 @@ async fn their_keys(
             ns,
             partition,
             segments: segments.to_vec(),
-            after,
+            after: after.clone(),
             limit: ctx.settings.scan_page,
         };
         match ctx.rpc.call(peer, request, ctx.settings.timeout).await? {
@@ -194,6 +194,13 @@ async fn their_keys(
                 pacer.take(1 + Pacer::records(page.len() as u64)).await;
                 keys.extend(page.into_iter().map(|KeyHash { key, hash }| (key, hash)));
                 match next {
+                    // Pages must move forward, or a confused peer would keep us here forever.
+                    Some(next) if after.as_ref().is_some_and(|a| next <= *a) => {
+                        return Err(AeError::Peer {
+                            peer: peer.0,
+                            reason: "a key listing that does not move forward".into(),
+                        })
+                    }
                     Some(next) => after = Some(next),
                     None => return Ok(keys),
                 }
@@ -220,7 +227,11 @@ async fn our_keys(
             after.take(),
             ctx.settings.scan_page as usize,
         );
-        let (page, next, read) = blocking(ctx, move |ctx| {
+        let local::KeysPage {
+            keys: page,
+            next,
+            read,
+        } = blocking(ctx, move |ctx| {
             local::keys(ctx, ns, partition, &segs, from.as_deref(), limit)
                 .map_err(|e| e.to_string())
         })

@@ -12,9 +12,16 @@ use crate::storage::keys::{encode_data_key, encode_hint_key, partition_prefix};
 use crate::storage::sealed::record_hash;
 use crate::storage::StorageError;
 
+/// A page of a partition's keys: the keys, where to continue (if the partition holds more) and
+/// how many records were read.
+pub struct KeysPage {
+    pub keys: Vec<KeyHash>,
+    pub next: Option<Vec<u8>>,
+    pub read: u64,
+}
+
 /// A page of `(key, record hash)` of the keys of `segments` (all segments if empty), reading
-/// at most `limit` stored records after the user key `after`; then where to continue, if the
-/// partition holds more, and how many records were read.
+/// at most `limit` stored records after the user key `after`.
 pub fn keys(
     ctx: &Context,
     ns: NamespaceId,
@@ -22,7 +29,7 @@ pub fn keys(
     segments: &BTreeSet<u16>,
     after: Option<&[u8]>,
     limit: usize,
-) -> Result<(Vec<KeyHash>, Option<Vec<u8>>, u64), StorageError> {
+) -> Result<KeysPage, StorageError> {
     let prefix = partition_prefix(ns.0, partition.0);
     let after = after.map(|k| encode_data_key(ns.0, partition.0, k));
     let page = ctx
@@ -41,7 +48,7 @@ pub fn keys(
             (segments.is_empty() || segments.contains(&segment)).then_some(KeyHash { key, hash })
         })
         .collect();
-    Ok((keys, next, read))
+    Ok(KeysPage { keys, next, read })
 }
 
 /// This replica's state of each key (`None`: no record, or a corrupt one — which is then
@@ -164,7 +171,7 @@ pub fn tombstones(
             };
             if !object.exists(now_ms) {
                 found.push(KeyHash {
-                    key: stored[prefix.len()..].to_vec(),
+                    key: stored.get(prefix.len()..).unwrap_or_default().to_vec(),
                     hash: record_hash(stored, payload),
                 });
                 if found.len() >= max {

@@ -62,7 +62,10 @@ async fn answer(ctx: &Arc<Context>, request: AeRequest) -> Result<AeAnswer, Stri
             let segments: BTreeSet<u16> = segments.into_iter().collect();
             blocking(ctx, move |ctx| {
                 local::keys(ctx, ns, partition, &segments, after.as_deref(), limit)
-                    .map(|(keys, next, _)| AeAnswer::Keys { keys, next })
+                    .map(|page| AeAnswer::Keys {
+                        keys: page.keys,
+                        next: page.next,
+                    })
                     .map_err(|e| e.to_string())
             })
             .await
