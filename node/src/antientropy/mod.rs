@@ -92,7 +92,34 @@ pub struct AeStats {
     pub errors: AtomicU64,
 }
 
+/// A reading of [`AeStats`], for `/metrics` and `INFO`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AeFigures {
+    pub rounds: u64,
+    pub partitions_compared: u64,
+    pub partitions_differing: u64,
+    pub keys_pulled: u64,
+    pub keys_pushed: u64,
+    pub tombstones_purged: u64,
+    pub corrupt_repaired: u64,
+    pub errors: u64,
+}
+
 impl AeStats {
+    /// The counters now.
+    pub fn figures(&self) -> AeFigures {
+        AeFigures {
+            rounds: self.rounds.load(Relaxed),
+            partitions_compared: self.partitions_compared.load(Relaxed),
+            partitions_differing: self.partitions_differing.load(Relaxed),
+            keys_pulled: self.keys_pulled.load(Relaxed),
+            keys_pushed: self.keys_pushed.load(Relaxed),
+            tombstones_purged: self.tombstones_purged.load(Relaxed),
+            corrupt_repaired: self.corrupt_repaired.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+        }
+    }
+
     pub fn keys_pulled(&self, n: u64) {
         self.keys_pulled.fetch_add(n, Relaxed);
     }

@@ -150,9 +150,8 @@ pub fn view(shared: &Shared, name: &str) -> Option<Value> {
 /// Anti-entropy's counters since start, and this node's digest of each namespace it holds
 /// data of (nodes replicating the same partitions hold the same data when digests are equal).
 fn antientropy(shared: &Shared) -> Value {
-    use std::sync::atomic::Ordering::Relaxed;
     let ae = &shared.view.antientropy;
-    let s = &ae.stats;
+    let f = ae.stats.figures();
     let digests: serde_json::Map<String, Value> = ae
         .trees
         .namespaces()
@@ -167,14 +166,14 @@ fn antientropy(shared: &Shared) -> Value {
     json!({
         "format": FORMAT,
         "node": shared.node.0,
-        "rounds": s.rounds.load(Relaxed),
-        "partitions_compared": s.partitions_compared.load(Relaxed),
-        "partitions_differing": s.partitions_differing.load(Relaxed),
-        "keys_pulled": s.keys_pulled.load(Relaxed),
-        "keys_pushed": s.keys_pushed.load(Relaxed),
-        "tombstones_purged": s.tombstones_purged.load(Relaxed),
-        "corrupt_repaired": s.corrupt_repaired.load(Relaxed),
-        "errors": s.errors.load(Relaxed),
+        "rounds": f.rounds,
+        "partitions_compared": f.partitions_compared,
+        "partitions_differing": f.partitions_differing,
+        "keys_pulled": f.keys_pulled,
+        "keys_pushed": f.keys_pushed,
+        "tombstones_purged": f.tombstones_purged,
+        "corrupt_repaired": f.corrupt_repaired,
+        "errors": f.errors,
         "digests": digests,
     })
 }

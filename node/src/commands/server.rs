@@ -1131,6 +1131,13 @@ fn section(out: &mut String, name: &str, shared: &Shared) {
                     f.fsync_latency.sum_us as f64 / f.fsync_latency.count.max(1) as f64
                 ),
             );
+            line("corrupt_records", &f.corrupt_records);
+            line("antientropy_keys_pulled", &f.antientropy.keys_pulled);
+            line("antientropy_keys_pushed", &f.antientropy.keys_pushed);
+            line(
+                "antientropy_tombstones_purged",
+                &f.antientropy.tombstones_purged,
+            );
         }
         // "modules": none are loaded. "keyspace": filled in by `info` (it reads storage).
         _ => {}

@@ -249,19 +249,7 @@ pub fn gather(shared: &Shared, metrics: &Metrics) -> NodeFigures {
         hints: shared.hints.stats(),
         handoff_failed: shared.handoff.failed.load(Relaxed),
         expired_keys_purged: shared.view.purge.purged.load(Relaxed),
-        antientropy: {
-            let s = &shared.view.antientropy.stats;
-            [
-                &s.rounds,
-                &s.partitions_compared,
-                &s.partitions_differing,
-                &s.keys_pulled,
-                &s.keys_pushed,
-                &s.tombstones_purged,
-                &s.errors,
-            ]
-            .map(|c| c.load(Relaxed))
-        },
+        antientropy: shared.view.antientropy.stats.figures(),
         corrupt_records: shared.view.antientropy.corrupt_records(),
         ..NodeFigures::default()
     };

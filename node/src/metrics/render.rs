@@ -30,43 +30,9 @@ pub struct NodeFigures {
     pub fsyncs_failed: u64,
     pub fsync_latency: HistogramSnapshot,
     pub expired_keys_purged: u64,
-    /// Anti-entropy counters, in [`ANTIENTROPY_COUNTERS`] order.
-    pub antientropy: [u64; ANTIENTROPY_COUNTERS.len()],
+    pub antientropy: crate::antientropy::AeFigures,
     pub corrupt_records: u64,
 }
-
-/// The anti-entropy counters: name and help.
-pub const ANTIENTROPY_COUNTERS: [(&str, &str); 7] = [
-    (
-        "kvorum_antientropy_rounds_total",
-        "Anti-entropy rounds run (scheduled, requested, and corrupt-record repairs).",
-    ),
-    (
-        "kvorum_antientropy_partitions_compared_total",
-        "Partition roots compared with a peer.",
-    ),
-    (
-        "kvorum_antientropy_partitions_differing_total",
-        "Partition comparisons that found a difference.",
-    ),
-    (
-        "kvorum_antientropy_keys_pulled_total",
-        "Keys whose local state changed by merging a peer's.",
-    ),
-    (
-        "kvorum_antientropy_keys_pushed_total",
-        "Keys whose state changed on a peer by merging ours.",
-    ),
-    (
-        "kvorum_antientropy_tombstones_purged_total",
-        "Tombstones purged from this node's store.",
-    ),
-    (
-        "kvorum_antientropy_errors_total",
-        "Exchange steps that failed (retried next round).",
-    ),
-];
-
 /// The whole `/metrics` page.
 pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
     let mut w = Writer::default();
@@ -197,7 +163,44 @@ pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
     );
 
     // Anti-entropy and corruption.
-    for ((name, help), value) in ANTIENTROPY_COUNTERS.iter().zip(node.antientropy) {
+    let ae = &node.antientropy;
+    for (name, help, value) in [
+        (
+            "kvorum_antientropy_rounds_total",
+            "Anti-entropy rounds run (scheduled, requested, and corrupt-record repairs).",
+            ae.rounds,
+        ),
+        (
+            "kvorum_antientropy_partitions_compared_total",
+            "Partition roots compared with a peer.",
+            ae.partitions_compared,
+        ),
+        (
+            "kvorum_antientropy_partitions_differing_total",
+            "Partition comparisons that found a difference.",
+            ae.partitions_differing,
+        ),
+        (
+            "kvorum_antientropy_keys_pulled_total",
+            "Keys whose local state changed by merging a peer's.",
+            ae.keys_pulled,
+        ),
+        (
+            "kvorum_antientropy_keys_pushed_total",
+            "Keys whose state changed on a peer by merging ours.",
+            ae.keys_pushed,
+        ),
+        (
+            "kvorum_antientropy_tombstones_purged_total",
+            "Tombstones purged from this node's store.",
+            ae.tombstones_purged,
+        ),
+        (
+            "kvorum_antientropy_errors_total",
+            "Exchange steps that failed (retried next round).",
+            ae.errors,
+        ),
+    ] {
         w.header(name, "counter", help);
         w.sample(name, &[], value);
     }
