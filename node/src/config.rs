@@ -397,7 +397,8 @@ pub struct Limits {
     pub max_array_len: usize,
     /// Unparsed input buffered per connection before it is closed.
     pub max_query_buffer_bytes: usize,
-    /// Largest key.
+    /// Largest key. At most what the storage engine can store behind kvorum's own key
+    /// headers ([`crate::storage::engine::max_user_key_bytes`]).
     pub max_key_bytes: usize,
     /// Commands of one connection in flight at once (pipelining depth).
     pub max_pipeline: usize,
@@ -416,7 +417,7 @@ impl Default for Limits {
             max_bulk_bytes: 64 << 20,
             max_array_len: 1 << 20,
             max_query_buffer_bytes: 256 << 20,
-            max_key_bytes: 64 << 10,
+            max_key_bytes: 64_000,
             max_pipeline: 1024,
             max_queued_requests: 16_384,
             max_in_flight_requests: 8_192,
@@ -557,6 +558,17 @@ impl NodeConfig {
         }
         if let Err(e) = self.durability() {
             return invalid("fsync", e);
+        }
+        let engine_max = crate::storage::engine::max_user_key_bytes(self.storage_engine);
+        if self.limits.max_key_bytes > engine_max {
+            return invalid(
+                "limits.max_key_bytes",
+                format!(
+                    "must be at most {engine_max} with storage_engine {:?} (its longest key, \
+                     less kvorum's key headers), got {}",
+                    self.storage_engine, self.limits.max_key_bytes
+                ),
+            );
         }
         if let Err(e) = self.policy() {
             return invalid("default_namespace", e);
@@ -877,6 +889,22 @@ node_dir = "tls/n1"
             .unwrap_err();
             assert!(err.to_string().contains(field), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn a_key_limit_over_what_the_engine_stores_is_refused() {
+        let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        assert_eq!(c.limits.max_key_bytes, 64_000);
+        let err = load(&format!(
+            "replication_factor = 1\n{MINIMAL}[limits]\nmax_key_bytes = 65536\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("limits.max_key_bytes"), "{err}");
+        let c = load(&format!(
+            "replication_factor = 1\nstorage_engine = \"sled\"\n{MINIMAL}[limits]\nmax_key_bytes = 65536\n"
+        ))
+        .unwrap();
+        assert_eq!(c.limits.max_key_bytes, 65_536);
     }
 
     #[test]

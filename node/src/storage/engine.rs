@@ -28,6 +28,17 @@ pub fn store_dir(engine: StorageEngine, data_dir: &Path) -> Option<PathBuf> {
     }
 }
 
+/// The longest user key `engine` can store: its own key limit less kvorum's headers (a hint
+/// key is the longest: hint header, then the data key header, then the user key).
+pub fn max_user_key_bytes(engine: StorageEngine) -> usize {
+    let headers = super::keys::HINT_KEY_HEADER_LEN + super::keys::DATA_KEY_HEADER_LEN;
+    match engine {
+        StorageEngine::Fjall => super::fjall::MAX_KEY_BYTES - headers,
+        // sled and memory take any length the process can hold.
+        StorageEngine::Sled | StorageEngine::Memory => usize::MAX - headers,
+    }
+}
+
 /// Opens (creating if needed) the engine's store under the node's `data_dir`.
 ///
 /// Fails without touching anything if another on-disk engine's store is in `data_dir` and this

@@ -37,8 +37,8 @@ use ::fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, Persist
 use nix::fcntl::{Flock, FlockArg};
 
 use super::{
-    check_meta_name, scan_capacity, scan_lower_bound, KeyRecord, Storage, StorageError, UpdateFn,
-    STORAGE_FORMAT_META, STORAGE_FORMAT_VERSION,
+    check_meta_name, format_action, scan_capacity, scan_lower_bound, FormatAction, KeyRecord,
+    Storage, StorageError, UpdateFn, STORAGE_FORMAT_META, STORAGE_FORMAT_VERSION,
 };
 
 const DATA_PARTITION: &str = "data";
@@ -266,43 +266,6 @@ fn untagged(stored: &[u8]) -> Result<&[u8], StorageError> {
         Some((&KEY_TAG, key)) => Ok(key),
         _ => Err(StorageError::Corrupt {
             what: format!("fjall data key {stored:02x?} does not start with the engine's key tag"),
-        }),
-    }
-}
-
-/// What opening an on-disk store must do about its format record.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum FormatAction {
-    /// The store carries this build's format.
-    Accept,
-    /// The store is empty and unstamped: write [`STORAGE_FORMAT_VERSION`] and sync.
-    Stamp,
-}
-
-/// The format rule of every on-disk engine, from the [`STORAGE_FORMAT_META`] record found at
-/// open (`recorded`) and whether the store holds nothing at all (`store_is_empty`, asked only
-/// when there is no record). Engine-neutral so each engine applies the same rule.
-pub(super) fn format_action(
-    recorded: Option<&[u8]>,
-    store_is_empty: impl FnOnce() -> Result<bool, StorageError>,
-) -> Result<FormatAction, StorageError> {
-    match recorded {
-        Some([version]) if *version == STORAGE_FORMAT_VERSION => Ok(FormatAction::Accept),
-        Some([version]) => Err(StorageError::UnknownFormat {
-            found: *version,
-            supported: STORAGE_FORMAT_VERSION,
-        }),
-        Some(other) => Err(StorageError::Corrupt {
-            what: format!(
-                "{STORAGE_FORMAT_META} record is {} bytes long, expected 1",
-                other.len()
-            ),
-        }),
-        // A brand-new store, or one whose creation was cut short before the stamp was synced.
-        // Either way there is nothing to misread, so stamp it.
-        None if store_is_empty()? => Ok(FormatAction::Stamp),
-        None => Err(StorageError::Corrupt {
-            what: format!("store holds records but no {STORAGE_FORMAT_META} record"),
         }),
     }
 }

@@ -153,3 +153,40 @@ fn scan_lower_bound<'a>(prefix: &'a [u8], after: Option<&'a [u8]>) -> Bound<&'a 
 fn scan_capacity(limit: usize) -> usize {
     limit.min(1024)
 }
+
+/// What opening an on-disk store must do about its format record.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FormatAction {
+    /// The store carries this build's format.
+    Accept,
+    /// The store is empty and unstamped: write [`STORAGE_FORMAT_VERSION`] and sync.
+    Stamp,
+}
+
+/// The format rule of every on-disk engine, from the [`STORAGE_FORMAT_META`] record found at
+/// open (`recorded`) and whether the store holds nothing at all (`store_is_empty`, asked only
+/// when there is no record). Engine-neutral so each engine applies the same rule.
+pub(crate) fn format_action(
+    recorded: Option<&[u8]>,
+    store_is_empty: impl FnOnce() -> Result<bool, StorageError>,
+) -> Result<FormatAction, StorageError> {
+    match recorded {
+        Some([version]) if *version == STORAGE_FORMAT_VERSION => Ok(FormatAction::Accept),
+        Some([version]) => Err(StorageError::UnknownFormat {
+            found: *version,
+            supported: STORAGE_FORMAT_VERSION,
+        }),
+        Some(other) => Err(StorageError::Corrupt {
+            what: format!(
+                "{STORAGE_FORMAT_META} record is {} bytes long, expected 1",
+                other.len()
+            ),
+        }),
+        // A brand-new store, or one whose creation was cut short before the stamp was synced.
+        // Either way there is nothing to misread, so stamp it.
+        None if store_is_empty()? => Ok(FormatAction::Stamp),
+        None => Err(StorageError::Corrupt {
+            what: format!("store holds records but no {STORAGE_FORMAT_META} record"),
+        }),
+    }
+}
