@@ -604,25 +604,4 @@ mod tests {
         assert_eq!(s.scan_prefix(b"", None, usize::MAX).unwrap().len(), 2_000);
         assert_eq!(s.get(&1_999u32.to_be_bytes()).unwrap(), Some(record));
     }
-
-    #[test]
-    fn the_format_rule_accepts_stamps_and_refuses() {
-        let empty = || Ok(true);
-        let full = || Ok(false);
-        let v = STORAGE_FORMAT_VERSION;
-        assert_eq!(format_action(Some(&[v]), full), Ok(FormatAction::Accept));
-        assert_eq!(format_action(None, empty), Ok(FormatAction::Stamp));
-        assert!(matches!(
-            format_action(None, full),
-            Err(StorageError::Corrupt { .. })
-        ));
-        assert!(matches!(
-            format_action(Some(&[v + 1]), full),
-            Err(StorageError::UnknownFormat { .. })
-        ));
-        assert!(matches!(
-            format_action(Some(&[]), full),
-            Err(StorageError::Corrupt { .. })
-        ));
-    }
 }

@@ -190,3 +190,29 @@ pub(crate) fn format_action(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_rule_accepts_stamps_and_refuses() {
+        let empty = || Ok(true);
+        let full = || Ok(false);
+        let v = STORAGE_FORMAT_VERSION;
+        assert_eq!(format_action(Some(&[v]), full), Ok(FormatAction::Accept));
+        assert_eq!(format_action(None, empty), Ok(FormatAction::Stamp));
+        assert!(matches!(
+            format_action(None, full),
+            Err(StorageError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            format_action(Some(&[v + 1]), full),
+            Err(StorageError::UnknownFormat { .. })
+        ));
+        assert!(matches!(
+            format_action(Some(&[]), full),
+            Err(StorageError::Corrupt { .. })
+        ));
+    }
+}
