@@ -16,6 +16,7 @@ use clap::Parser;
 use kvorum_client::{Client, Consistency, NodeId};
 use redis::AsyncCommands;
 
+mod repair;
 mod space;
 
 #[derive(Parser, Debug)]
@@ -27,6 +28,9 @@ enum Cli {
     /// Disk bytes, live bytes and RSS of a storage engine driven through the node's `Storage`
     /// trait: load, overwrite twice, delete half, idle, reopen (docs/BENCHMARKS.md).
     Space(space::SpaceArgs),
+    /// Foreground p99 while anti-entropy rebuilds a wiped node, per `max_keys_per_sec`, against
+    /// the same load unloaded (docs/BENCHMARKS.md).
+    RepairImpact(repair::RepairArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -63,6 +67,8 @@ async fn main() -> anyhow::Result<()> {
         Cli::Hops(args) => hops(args).await,
         // Blocking storage calls, one thread: no runtime work to share it with.
         Cli::Space(args) => space::space(args),
+        // Blocking: its own threads drive the load and the nodes are child processes.
+        Cli::RepairImpact(args) => repair::repair_impact(args),
     }
 }
 
