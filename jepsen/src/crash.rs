@@ -789,7 +789,7 @@ fn check(
 }
 
 /// Sets `[antientropy] enabled = false` in a node config written by `kvorum cluster-config`.
-fn disable_antientropy(config: &Path) -> Result<(), CrashError> {
+pub(crate) fn disable_antientropy(config: &Path) -> Result<(), CrashError> {
     let text = std::fs::read_to_string(config)
         .map_err(io_error(format!("reading {}", config.display())))?;
     let mut table: toml::Table = text

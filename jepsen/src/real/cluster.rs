@@ -105,6 +105,11 @@ impl Cluster {
             std::fs::create_dir_all(&log_dir)
                 .map_err(|e| ClusterError::Setup(format!("{}: {e}", log_dir.display())))?;
             let config = config_dir.join(format!("n{}", i + 1)).join("node.toml");
+            // No scheduled anti-entropy: the runs end with a handoff-only convergence check, and
+            // the broken builds (dropped hints) must stay detectable; a repair round would heal
+            // what they break.
+            crate::crash::disable_antientropy(&config)
+                .map_err(|e| ClusterError::Setup(e.to_string()))?;
             let process = NodeProcess::start(
                 kvorum,
                 &topology.node_ns(i),
