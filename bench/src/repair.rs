@@ -767,11 +767,9 @@ impl RateResult {
         self.during.p99 / self.unloaded.p99
     }
 
-    /// No window disturbed by the rest of the machine.
+    /// Neither window of the ratio disturbed by the rest of the machine.
     fn quiet(&self) -> bool {
-        ![&self.unloaded, &self.during, &self.after]
-            .iter()
-            .any(|w| w.disturbed())
+        !self.unloaded.disturbed() && !self.during.disturbed()
     }
 }
 
