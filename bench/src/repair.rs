@@ -67,7 +67,7 @@ pub struct RepairArgs {
     #[arg(long, value_delimiter = ',', default_value = "500,2000,10000,1000000")]
     rates: Vec<u32>,
     /// Keys loaded (and rebuilt on node 3). The default makes a rebuild at the default rate
-    /// (2000/s) last well over a 20 s window.
+    /// (500/s) and at 2000/s last well over a 20 s window.
     #[arg(long, default_value_t = 60_000)]
     keys: usize,
     /// Value size in bytes.

@@ -110,7 +110,7 @@ impl Default for AntiEntropyConfig {
         AntiEntropyConfig {
             enabled: true,
             interval_ms: 60_000,
-            max_keys_per_sec: 2_000,
+            max_keys_per_sec: 500,
             batch_keys: 128,
             scan_page: 1_024,
             timeout_ms: 10_000,
