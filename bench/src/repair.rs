@@ -20,26 +20,15 @@
 //! it.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use kvorum_jepsen::local::{ClusterSpec, LocalCluster};
 
-/// The cluster: three nodes, every key on every node, so node 3 holds (and must rebuild) all.
-const HOSTS: [Ipv4Addr; 3] = [
-    Ipv4Addr::new(127, 0, 0, 1),
-    Ipv4Addr::new(127, 0, 0, 2),
-    Ipv4Addr::new(127, 0, 0, 3),
-];
-/// How long a node may take to answer PING after a (re)start.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a (re)started cluster may take until an ALL write succeeds through every node.
-const READY_TIMEOUT: Duration = Duration::from_secs(40);
 /// Socket timeout of the load's connections: above the node's request timeout (2 s), so the
 /// node's own `-TIMEOUT` arrives first.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -102,116 +91,6 @@ pub struct RepairArgs {
     keep: bool,
 }
 
-/// One node process: a child of this process, signalled by its pid only.
-struct Node {
-    id: usize,
-    resp: SocketAddr,
-    config: PathBuf,
-    data: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Node {
-    fn start(&mut self, kvorum: &Path) -> anyhow::Result<()> {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("opening {}", self.log.display()))?;
-        let stderr = log
-            .try_clone()
-            .with_context(|| format!("duplicating {}", self.log.display()))?;
-        let child = Command::new(kvorum)
-            .arg("server")
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("starting {}", kvorum.display()))?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// SIGKILL by pid (`Child::kill`), then reap, so the pid is never signalled again.
-    fn kill(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else {
-            bail!("n{} is not running: cannot kill it", self.id);
-        };
-        let pid = child.id();
-        if let Ok(Some(status)) = child.try_wait() {
-            bail!("n{} (pid {pid}) had exited on its own: {status}", self.id);
-        }
-        child
-            .kill()
-            .with_context(|| format!("SIGKILL to pid {pid}"))?;
-        child.wait().with_context(|| format!("reaping pid {pid}"))?;
-        Ok(())
-    }
-
-    fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// How the node ended, if it ended on its own.
-    fn exited(&mut self) -> Option<String> {
-        let child = self.child.as_mut()?;
-        match child.try_wait() {
-            Ok(None) => None,
-            Ok(Some(status)) => {
-                self.child = None;
-                Some(status.to_string())
-            }
-            Err(e) => Some(format!("cannot be waited for: {e}")),
-        }
-    }
-
-    /// Waits until the node answers PING; an error says why it never did.
-    fn wait_ping(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.exited() {
-                bail!(
-                    "n{} exited while starting ({status}); log tail:\n{}",
-                    self.id,
-                    log_tail(&self.log)
-                );
-            }
-            let pong = connect(self.resp, Duration::from_secs(1))
-                .and_then(|mut c| Ok(redis::cmd("PING").query::<String>(&mut c)?));
-            if matches!(pong.as_deref(), Ok("PONG")) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "n{} did not answer PING within {} s; log tail:\n{}",
-                    self.id,
-                    START_TIMEOUT.as_secs(),
-                    log_tail(&self.log)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops the node at the end (SIGKILL is fine: its data is thrown away).
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The last lines of a log, for error messages.
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
 /// A connection with timeouts on connect, read and write: a node that hangs fails the run
 /// instead of hanging it.
 fn connect(addr: SocketAddr, timeout: Duration) -> anyhow::Result<redis::Connection> {
@@ -222,239 +101,49 @@ fn connect(addr: SocketAddr, timeout: Duration) -> anyhow::Result<redis::Connect
     Ok(conn)
 }
 
-/// A RESP port whose admin port (+3000) is also free, and a QUIC port, free on every host.
-/// The probe sockets are closed before the nodes bind, so another process could take a port in
-/// between; the caller retries a start that fails.
-fn pick_ports() -> anyhow::Result<(u16, u16)> {
-    for _ in 0..100 {
-        let resp = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let peer = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
-        let Some(admin) = resp.checked_add(3000) else {
-            continue;
-        };
-        let free = HOSTS.iter().all(|&h| {
-            TcpListener::bind((h, resp)).is_ok()
-                && TcpListener::bind((h, admin)).is_ok()
-                && UdpSocket::bind((h, peer)).is_ok()
-        });
-        if free {
-            return Ok((resp, peer));
-        }
+/// A fresh 3-node cluster (every key on every node, so node 3 holds, and must rebuild, all)
+/// in a folder of its own, with the repair rate under test.
+fn start_cluster(
+    args: &RepairArgs,
+    kvorum: &Path,
+    rate: u32,
+    run: usize,
+) -> anyhow::Result<LocalCluster> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kvorum-repair-impact-{}-{stamp}-{run}-r{rate}",
+        std::process::id()
+    ));
+    let setting =
+        |table: &str, key: &str, value: toml::Value| (table.to_owned(), key.to_owned(), value);
+    let spec = ClusterSpec {
+        kvorum: kvorum.to_owned(),
+        dir,
+        keep: args.keep,
+        nodes: 3,
+        fsync: args.fsync.clone(),
+        engine: None,
+        // Only the on-demand round repairs (a scheduled one would race it), and no hints:
+        // node 3 is rebuilt by anti-entropy alone, at the rate under test.
+        settings: vec![
+            setting("antientropy", "enabled", toml::Value::Boolean(false)),
+            setting(
+                "antientropy",
+                "max_keys_per_sec",
+                toml::Value::Integer(i64::from(rate)),
+            ),
+            setting("hints", "enabled", toml::Value::Boolean(false)),
+        ],
+        ready_key: "repair-impact:ready".to_owned(),
+    };
+    let cluster = LocalCluster::start(&spec)?;
+    if args.keep {
+        eprintln!("keeping {}", cluster.dir.display());
     }
-    bail!("found no free ports on the loopback addresses")
-}
-
-/// Sets `key = value` in `[table]` of a TOML text, replacing the key's line if the table has
-/// one, adding it under the table's header if not, and adding the table if the text has none.
-/// Line-based (no TOML dependency): enough for the flat files `kvorum cluster-config` writes.
-/// An empty `table` means the top level (before the first header).
-fn set_toml(text: &str, table: &str, key: &str, value: &str) -> String {
-    let entry = format!("{key} = {value}");
-    let mut out: Vec<String> = Vec::new();
-    let mut current = String::new();
-    // Where the table's body ends (index in `out`) if it was seen, and whether the key was set.
-    let mut table_end: Option<usize> = table.is_empty().then_some(0);
-    let mut done = false;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            current = trimmed.trim_matches(|c| c == '[' || c == ']').to_owned();
-            if current == table {
-                table_end = Some(out.len() + 1);
-            }
-        } else if current == table && !done {
-            let name = trimmed.split('=').next().unwrap_or("").trim();
-            if name == key && trimmed.contains('=') {
-                out.push(entry.clone());
-                done = true;
-                continue;
-            }
-        }
-        out.push(line.to_owned());
-        if current == table && !trimmed.is_empty() {
-            table_end = Some(out.len());
-        }
-    }
-    if !done {
-        match table_end {
-            Some(at) => out.insert(at, entry),
-            None => {
-                out.push(String::new());
-                out.push(format!("[{table}]"));
-                out.push(entry);
-            }
-        }
-    }
-    let mut joined = out.join("\n");
-    joined.push('\n');
-    joined
-}
-
-/// A 3-node cluster in its own folder; stops its nodes and removes the folder when dropped,
-/// also on an error or a panic.
-struct Cluster {
-    kvorum: PathBuf,
-    nodes: Vec<Node>,
-    dir: PathBuf,
-    keep: bool,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.stop();
-        }
-        if self.keep {
-            eprintln!("kept {}", self.dir.display());
-            return;
-        }
-        // A retry covers a file still being closed as the last node goes; a folder left behind
-        // is said, not silently kept.
-        let mut removed = std::fs::remove_dir_all(&self.dir);
-        if removed.is_err() {
-            std::thread::sleep(Duration::from_millis(500));
-            removed = std::fs::remove_dir_all(&self.dir);
-        }
-        if let Err(e) = removed {
-            eprintln!("could not remove {}: {e}", self.dir.display());
-        }
-    }
-}
-
-impl Cluster {
-    fn create(args: &RepairArgs, kvorum: &Path, rate: u32, run: usize) -> anyhow::Result<Cluster> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "kvorum-repair-impact-{}-{stamp}-{run}-r{rate}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut cluster = Cluster {
-            kvorum: kvorum.to_owned(),
-            nodes: Vec::new(),
-            dir,
-            keep: args.keep,
-        };
-        let mut last = String::new();
-        // A probed port may be taken by someone else before the node binds it: try again.
-        for attempt in 0..3 {
-            match cluster.start_all(args, rate, attempt) {
-                Ok(()) => return Ok(cluster),
-                Err(e) => {
-                    for node in &mut cluster.nodes {
-                        node.stop();
-                    }
-                    cluster.nodes.clear();
-                    last = format!("{e:#}");
-                }
-            }
-        }
-        bail!("cannot start the nodes: {last}")
-    }
-
-    fn start_all(&mut self, args: &RepairArgs, rate: u32, attempt: usize) -> anyhow::Result<()> {
-        let (resp, peer) = pick_ports()?;
-        let config_dir = self.dir.join(format!("cluster{attempt}"));
-        let hosts: Vec<String> = HOSTS.iter().map(Ipv4Addr::to_string).collect();
-        let output = Command::new(&self.kvorum)
-            .arg("cluster-config")
-            .arg("--dir")
-            .arg(&config_dir)
-            .arg("--hosts")
-            .arg(hosts.join(","))
-            .args(["--resp-port", &resp.to_string()])
-            .args(["--peer-port", &peer.to_string()])
-            .args(["--replication", &HOSTS.len().to_string()])
-            .args(["--fsync", &args.fsync])
-            .output()
-            .with_context(|| format!("running {}", self.kvorum.display()))?;
-        if !output.status.success() {
-            bail!(
-                "kvorum cluster-config failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        for (i, &host) in HOSTS.iter().enumerate() {
-            let node_dir = config_dir.join(format!("n{}", i + 1));
-            let config = node_dir.join("node.toml");
-            let text = std::fs::read_to_string(&config)
-                .with_context(|| format!("reading {}", config.display()))?;
-            // The data in a folder of its own, so that wiping it leaves the config and the log.
-            let text = set_toml(&text, "", "data_dir", "\"data\"");
-            // Only the on-demand round repairs (a scheduled one would race it), and no hints:
-            // node 3 is rebuilt by anti-entropy alone, at the rate under test.
-            let text = set_toml(&text, "antientropy", "enabled", "false");
-            let text = set_toml(&text, "antientropy", "max_keys_per_sec", &rate.to_string());
-            let text = set_toml(&text, "hints", "enabled", "false");
-            std::fs::write(&config, text)
-                .with_context(|| format!("writing {}", config.display()))?;
-            self.nodes.push(Node {
-                id: i + 1,
-                resp: SocketAddr::new(IpAddr::V4(host), resp),
-                config,
-                data: node_dir.join("data"),
-                log: node_dir.join("node.log"),
-                child: None,
-            });
-        }
-        for node in &mut self.nodes {
-            node.start(&self.kvorum)?;
-        }
-        for node in &mut self.nodes {
-            node.wait_ping()?;
-        }
-        self.wait_ready()
-    }
-
-    /// Waits until an ALL write succeeds through every node: every peer link is up (a repair
-    /// started before would skip a peer it thinks down).
-    fn wait_ready(&self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        for node in &self.nodes {
-            loop {
-                let written = connect(node.resp, CLIENT_TIMEOUT).and_then(|mut c| {
-                    Ok(redis::cmd("WITH")
-                        .arg("ALL")
-                        .arg("--")
-                        .arg("SET")
-                        .arg("repair-impact:ready")
-                        .arg("1")
-                        .query::<()>(&mut c)?)
-                });
-                match written {
-                    Ok(()) => break,
-                    Err(e) if Instant::now() > deadline => bail!(
-                        "n{} could not write at ALL within {} s: {e:#}",
-                        node.id,
-                        READY_TIMEOUT.as_secs()
-                    ),
-                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Fails if a node has exited on its own.
-    fn check_alive(&mut self) -> anyhow::Result<()> {
-        for node in &mut self.nodes {
-            if let Some(status) = node.exited() {
-                bail!(
-                    "n{} exited: {status}; log tail:\n{}",
-                    node.id,
-                    log_tail(&node.log)
-                );
-            }
-        }
-        Ok(())
-    }
-
-    fn pids(&self) -> Vec<u32> {
-        self.nodes.iter().filter_map(Node::pid).collect()
-    }
+    Ok(cluster)
 }
 
 /// A small deterministic generator (xorshift64*): keys and values need no cryptographic
@@ -677,7 +366,7 @@ fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
 /// Runs the load for up to `length` (less if `stop` is set from outside) and measures it.
 fn measure(
     args: &RepairArgs,
-    cluster: &Cluster,
+    cluster: &LocalCluster,
     length: Duration,
     stop: &Arc<AtomicBool>,
     salt: u64,
@@ -774,7 +463,7 @@ impl RateResult {
 }
 
 fn one_rate(args: &RepairArgs, kvorum: &Path, rate: u32, run: usize) -> anyhow::Result<RateResult> {
-    let mut cluster = Cluster::create(args, kvorum, rate, run)?;
+    let mut cluster = start_cluster(args, kvorum, rate, run)?;
     let loaded = load(cluster.nodes[0].resp, args.keys, args.value_bytes)?;
     println!(
         "rate {rate}/s: cluster up, {} keys × {} B loaded at QUORUM in {:.1} s",
@@ -798,15 +487,15 @@ fn one_rate(args: &RepairArgs, kvorum: &Path, rate: u32, run: usize) -> anyhow::
     )?;
     let unloaded = measure(args, &cluster, length, &never, run as u64 * 3)?;
     println!("{}", unloaded.row(rate, "unloaded"));
-    cluster.check_alive()?;
+    cluster.check_alive().map_err(anyhow::Error::msg)?;
 
     // Node 3 loses its whole data dir and comes back empty.
     cluster.nodes[2].kill()?;
     let data = cluster.nodes[2].data.clone();
     std::fs::remove_dir_all(&data).with_context(|| format!("deleting {}", data.display()))?;
     cluster.nodes[2].start(kvorum)?;
-    cluster.nodes[2].wait_ping()?;
-    cluster.wait_ready()?;
+    cluster.nodes[2].wait_ping().map_err(anyhow::Error::msg)?;
+    cluster.wait_ready().map_err(anyhow::Error::msg)?;
     std::thread::sleep(SETTLE);
 
     let n3 = cluster.nodes[2].resp;
@@ -870,12 +559,12 @@ fn one_rate(args: &RepairArgs, kvorum: &Path, rate: u32, run: usize) -> anyhow::
     if repair_errors.unwrap_or(0) > 0 || !json.contains("\"peers_down\":[]") {
         println!("rate {rate}/s: repair answer: {json}");
     }
-    cluster.check_alive()?;
+    cluster.check_alive().map_err(anyhow::Error::msg)?;
 
     std::thread::sleep(SETTLE);
     let after = measure(args, &cluster, length, &never, run as u64 * 3 + 2)?;
     println!("{}", after.row(rate, "after"));
-    cluster.check_alive()?;
+    cluster.check_alive().map_err(anyhow::Error::msg)?;
     for (name, w) in [
         ("unloaded", &unloaded),
         ("during", &during),
@@ -1022,32 +711,6 @@ pub fn repair_impact(args: RepairArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn toml_values_are_replaced_added_or_appended() {
-        let text = "data_dir = \".\"\nnode_id = 3\n\n[hints]\nenabled = true\nmax_bytes = 1\n\n\
-                    [antientropy]\ninterval_ms = 5\n";
-        let text = set_toml(text, "", "data_dir", "\"data\"");
-        let text = set_toml(&text, "hints", "enabled", "false");
-        let text = set_toml(&text, "antientropy", "max_keys_per_sec", "500");
-        let text = set_toml(&text, "limits", "x", "1");
-        assert!(text.starts_with("data_dir = \"data\"\nnode_id = 3\n"));
-        assert!(text.contains("[hints]\nenabled = false\nmax_bytes = 1\n"));
-        assert!(text.contains("[antientropy]\ninterval_ms = 5\nmax_keys_per_sec = 500\n"));
-        assert!(text.ends_with("\n[limits]\nx = 1\n"));
-        // `enabled` of another table is left alone.
-        assert_eq!(text.matches("enabled").count(), 1);
-    }
-
-    #[test]
-    fn a_new_key_goes_into_its_table_not_the_next_one() {
-        let text = "[antientropy]\nenabled = true\n\n[admin]\nlisten = \"x\"\n";
-        let text = set_toml(text, "antientropy", "max_keys_per_sec", "7");
-        assert_eq!(
-            text,
-            "[antientropy]\nenabled = true\nmax_keys_per_sec = 7\n\n[admin]\nlisten = \"x\"\n"
-        );
-    }
 
     #[test]
     fn repair_answer_fields_are_read() {

@@ -18,17 +18,15 @@
 //! acknowledged write must never be.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kvorum_resp::Frame;
 
+use crate::local::{ClusterSpec, LocalCluster, LocalError};
 use crate::real::client::{Answer, Connection};
 use crate::sim::rng::SimRng;
 
@@ -38,15 +36,9 @@ const CLIENTS: usize = 3;
 const COUNTERS: usize = 4;
 /// Upper bound on one client's operations in one case: keeps a run bounded in requests.
 const MAX_OPS_PER_CLIENT: usize = 5_000;
-/// How long a node may take to answer PING after a (re)start.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a restarted cluster may take until an ALL request succeeds again (peers reconnect).
-const READY_TIMEOUT: Duration = Duration::from_secs(40);
 /// Client socket timeout: above the node's default request timeout (2 s), so a node's own
 /// `-TIMEOUT` arrives before the client gives up.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(4);
-/// The line written into a node's log before each restart.
-const RESTART_MARKER: &str = "--- kvorum-jepsen crash: restarted after SIGKILL ---";
 /// Keys per `MGET` of the final reads.
 const READ_BATCH: usize = 100;
 
@@ -54,16 +46,8 @@ const READ_BATCH: usize = 100;
 pub enum CrashError {
     #[error("{0}")]
     Setup(String),
-    #[error("I/O error while {context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
-}
-
-fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CrashError {
-    let context = context.into();
-    move |source| CrashError::Io { context, source }
+    #[error(transparent)]
+    Local(#[from] LocalError),
 }
 
 /// A storage engine the crash test can run the nodes on (the on-disk ones).
@@ -140,160 +124,6 @@ impl CaseResult {
     }
 }
 
-/// One node process: a child of the harness, signalled by its pid only.
-struct Node {
-    id: usize,
-    resp: SocketAddr,
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Node {
-    fn start(&mut self, kvorum: &Path) -> Result<(), CrashError> {
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(io_error(format!("opening {}", self.log.display())))?;
-        if self.log.metadata().map(|m| m.len() > 0).unwrap_or(false) {
-            writeln!(log, "{RESTART_MARKER}")
-                .map_err(io_error(format!("writing {}", self.log.display())))?;
-        }
-        let stderr = log
-            .try_clone()
-            .map_err(io_error(format!("duplicating {}", self.log.display())))?;
-        let child = Command::new(kvorum)
-            .arg("server")
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .map_err(io_error(format!("starting {}", kvorum.display())))?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// SIGKILL by pid (`Child::kill`), then reap, so the pid is never signalled again.
-    fn kill(&mut self) -> Result<(), CrashError> {
-        let Some(mut child) = self.child.take() else {
-            return Err(CrashError::Setup(format!(
-                "n{} is not running: cannot kill it",
-                self.id
-            )));
-        };
-        let pid = child.id();
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(CrashError::Setup(format!(
-                "n{} (pid {pid}) had exited on its own before the kill: {status}",
-                self.id
-            )));
-        }
-        child
-            .kill()
-            .map_err(io_error(format!("SIGKILL to pid {pid}")))?;
-        child
-            .wait()
-            .map_err(io_error(format!("reaping pid {pid}")))?;
-        Ok(())
-    }
-
-    /// How the node ended, if it ended on its own.
-    fn exited(&mut self) -> Option<String> {
-        let child = self.child.as_mut()?;
-        match child.try_wait() {
-            Ok(None) => None,
-            Ok(Some(status)) => {
-                self.child = None;
-                Some(status.to_string())
-            }
-            Err(e) => Some(format!("cannot be waited for: {e}")),
-        }
-    }
-
-    /// Waits until the node answers PING; an error says why it never did.
-    fn wait_ping(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.exited() {
-                return Err(format!(
-                    "n{} exited while starting ({status}); log tail:\n{}",
-                    self.id,
-                    log_tail(&self.log)
-                ));
-            }
-            let mut conn = Connection::new(self.resp, Duration::from_secs(1), Vec::new());
-            if let Answer::Ok(Frame::Simple(s)) = conn.call(&["PING"]) {
-                if s.as_ref() == b"PONG" {
-                    return Ok(());
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "n{} did not answer PING within {} s; log tail:\n{}",
-                    self.id,
-                    START_TIMEOUT.as_secs(),
-                    log_tail(&self.log)
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops the node at the end of the run (SIGKILL is fine: its data is no longer needed).
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The last lines of a log, for error messages.
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
-/// A RESP port whose admin port (+3000) is also free, and a QUIC port, free on every host.
-/// The probe sockets are closed before the nodes bind, so another process could take a port in
-/// between; the caller retries a start that fails.
-fn pick_ports(hosts: &[Ipv4Addr]) -> Result<(u16, u16), CrashError> {
-    for _ in 0..100 {
-        let resp = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(io_error("probing a free TCP port"))?
-            .port();
-        let peer = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map_err(io_error("probing a free UDP port"))?
-            .port();
-        let Some(admin) = resp.checked_add(3000) else {
-            continue;
-        };
-        let free = hosts.iter().all(|&h| {
-            TcpListener::bind((h, resp)).is_ok()
-                && TcpListener::bind((h, admin)).is_ok()
-                && UdpSocket::bind((h, peer)).is_ok()
-        });
-        if free {
-            return Ok((resp, peer));
-        }
-    }
-    Err(CrashError::Setup(
-        "found no free ports on the loopback addresses".to_owned(),
-    ))
-}
-
 /// What the clients of one case saw.
 #[derive(Default)]
 struct ClientLog {
@@ -361,145 +191,38 @@ fn client(
 }
 
 /// A running node or cluster with its folder.
-struct Harness {
-    kvorum: PathBuf,
-    engine: Option<CrashEngine>,
-    nodes: Vec<Node>,
-    dir: PathBuf,
-    keep: bool,
-}
+type Harness = LocalCluster;
 
-impl Drop for Harness {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.stop();
-        }
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-impl Harness {
-    fn create(config: &CrashConfig) -> Result<Harness, CrashError> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let engine = config.engine.map_or("default", CrashEngine::name);
-        let name = format!(
-            "crash-n{}-{engine}-seed{}-{stamp}",
-            config.nodes, config.seed
-        );
-        let (dir, keep) = match &config.out {
-            Some(out) => (out.join(name), true),
-            None => (
-                std::env::temp_dir().join(format!("kvorum-{name}-{}", std::process::id())),
-                false,
-            ),
-        };
-        std::fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
-        let mut harness = Harness {
-            kvorum: config.kvorum.clone(),
-            engine: config.engine,
-            nodes: Vec::new(),
-            dir,
-            keep,
-        };
-        let hosts: Vec<Ipv4Addr> = (1..=config.nodes)
-            .map(|i| Ipv4Addr::new(127, 0, 0, i as u8))
-            .collect();
-        let mut last = String::new();
-        // A probed port may be taken by someone else before the node binds it: try again.
-        for attempt in 0..3 {
-            match harness.start_all(&hosts, attempt) {
-                Ok(()) => return Ok(harness),
-                Err(e) => {
-                    for node in &mut harness.nodes {
-                        node.stop();
-                    }
-                    harness.nodes.clear();
-                    last = e.to_string();
-                }
-            }
-        }
-        Err(CrashError::Setup(format!("cannot start the nodes: {last}")))
-    }
-
-    fn start_all(&mut self, hosts: &[Ipv4Addr], attempt: usize) -> Result<(), CrashError> {
-        let (resp, peer) = pick_ports(hosts)?;
-        let config_dir = self.dir.join(format!("cluster{attempt}"));
-        let host_list: Vec<String> = hosts.iter().map(Ipv4Addr::to_string).collect();
-        let mut command = Command::new(&self.kvorum);
-        command
-            .arg("cluster-config")
-            .arg("--dir")
-            .arg(&config_dir)
-            .arg("--hosts")
-            .arg(host_list.join(","))
-            .args(["--resp-port", &resp.to_string()])
-            .args(["--peer-port", &peer.to_string()])
-            .args(["--replication", &hosts.len().to_string()])
-            .args(["--fsync", "always"]);
-        if let Some(engine) = self.engine {
-            command.args(["--engine", engine.name()]);
-        }
-        let output = command
-            .output()
-            .map_err(io_error(format!("running {}", self.kvorum.display())))?;
-        if !output.status.success() {
-            return Err(CrashError::Setup(format!(
-                "kvorum cluster-config failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )));
-        }
-        for (i, &host) in hosts.iter().enumerate() {
-            let node_dir = config_dir.join(format!("n{}", i + 1));
-            // No scheduled anti-entropy: a killed node's own copy must hold every acknowledged
-            // write by itself, not because a repair round refilled it before the check.
-            let config = node_dir.join("node.toml");
-            disable_antientropy(&config)?;
-            self.nodes.push(Node {
-                id: i + 1,
-                resp: SocketAddr::new(IpAddr::V4(host), resp),
-                config: node_dir.join("node.toml"),
-                log: node_dir.join("node.log"),
-                child: None,
-            });
-        }
-        for node in &mut self.nodes {
-            node.start(&self.kvorum)?;
-        }
-        for node in &mut self.nodes {
-            node.wait_ping().map_err(CrashError::Setup)?;
-        }
-        self.wait_ready().map_err(CrashError::Setup)
-    }
-
-    /// Waits until an ALL write succeeds through every node: every peer link is up, so the
-    /// clients' ALL writes can succeed and the final ALL reads can be answered.
-    fn wait_ready(&self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        for node in &self.nodes {
-            let mut conn = Connection::new(node.resp, CLIENT_TIMEOUT, Vec::new());
-            loop {
-                let answer = conn.call(&["WITH", "ALL", "--", "SET", "crash:ready", "1"]);
-                if matches!(answer, Answer::Ok(_)) {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return Err(format!(
-                        "n{} could not write at ALL within {} s after the start: {}",
-                        node.id,
-                        READY_TIMEOUT.as_secs(),
-                        answer.note()
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-        Ok(())
-    }
+fn start_harness(config: &CrashConfig) -> Result<Harness, CrashError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let engine = config.engine.map_or("default", CrashEngine::name);
+    let name = format!(
+        "crash-n{}-{engine}-seed{}-{stamp}",
+        config.nodes, config.seed
+    );
+    let (dir, keep) = match &config.out {
+        Some(out) => (out.join(name), true),
+        None => (
+            std::env::temp_dir().join(format!("kvorum-{name}-{}", std::process::id())),
+            false,
+        ),
+    };
+    let spec = ClusterSpec {
+        kvorum: config.kvorum.clone(),
+        dir,
+        keep,
+        nodes: config.nodes,
+        fsync: "always".to_owned(),
+        engine: config.engine.map(|e| e.name().to_owned()),
+        // No scheduled anti-entropy: a killed node's own copy must hold every acknowledged
+        // write by itself, not because a repair round refilled it before the check.
+        settings: vec![antientropy_off()],
+        ready_key: "crash:ready".to_owned(),
+    };
+    Ok(LocalCluster::start(&spec)?)
 }
 
 /// Runs `config.kills` cases, calling `report` after each. Stops early (with the failed case
@@ -520,7 +243,7 @@ pub fn run(
             config.kvorum.display()
         )));
     }
-    let mut harness = Harness::create(config)?;
+    let mut harness = start_harness(config)?;
     let mut rng = SimRng::new(config.seed);
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut counter_acked = [0i64; COUNTERS];
@@ -788,22 +511,14 @@ fn check(
     }
 }
 
-/// Sets `[antientropy] enabled = false` in a node config written by `kvorum cluster-config`.
-pub(crate) fn disable_antientropy(config: &Path) -> Result<(), CrashError> {
-    let text = std::fs::read_to_string(config)
-        .map_err(io_error(format!("reading {}", config.display())))?;
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e| CrashError::Setup(format!("{} is not TOML: {e}", config.display())))?;
-    let section = table
-        .entry("antientropy")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    if let toml::Value::Table(section) = section {
-        section.insert("enabled".into(), toml::Value::Boolean(false));
-    }
-    let text = toml::to_string(&table)
-        .map_err(|e| CrashError::Setup(format!("writing {}: {e}", config.display())))?;
-    std::fs::write(config, text).map_err(io_error(format!("writing {}", config.display())))
+/// The config setting that turns scheduled anti-entropy off (for [`ClusterSpec::settings`] and
+/// [`set_config`]): harnesses whose checks must see what replication alone did use it.
+pub(crate) fn antientropy_off() -> (String, String, toml::Value) {
+    (
+        "antientropy".to_owned(),
+        "enabled".to_owned(),
+        toml::Value::Boolean(false),
+    )
 }
 
 /// A numeric `field:value` line of an `INFO` answer.

@@ -16,12 +16,15 @@
 //!   [`history`] and [`checker`]s (docs/JEPSEN.md).
 //! - [`crash`]: kill -9 crash tests of real nodes on loopback: every acknowledged write must
 //!   survive SIGKILL and restart (`kvorum-jepsen crash`, docs/JEPSEN.md).
+//! - [`local`]: kvorum nodes on loopback as child processes (start, SIGKILL, restart, readiness),
+//!   shared by [`crash`] and kvorum-bench's `repair-impact`.
 //! - [`report`]: a run's artifacts for people and tools: the history as JSON lines, latency
 //!   and rate plots with the faults shaded, a timeline page.
 
 pub mod checker;
 pub mod crash;
 pub mod history;
+pub mod local;
 pub mod real;
 pub mod report;
 pub mod sim;

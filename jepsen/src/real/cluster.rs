@@ -108,7 +108,8 @@ impl Cluster {
             // No scheduled anti-entropy: the runs end with a handoff-only convergence check, and
             // the broken builds (dropped hints) must stay detectable; a repair round would heal
             // what they break.
-            crate::crash::disable_antientropy(&config)
+            let (table, key, value) = crate::crash::antientropy_off();
+            crate::local::set_config(&config, &table, &key, value)
                 .map_err(|e| ClusterError::Setup(e.to_string()))?;
             let process = NodeProcess::start(
                 kvorum,
