@@ -1,16 +1,26 @@
-//! `kvorum-bench`: reproducible performance figures for kvorum.
+//! `kvorum-bench`: reproducible performance figures for kvorum, and the same figures for
+//! Redis and etcd measured in the same run, so that only same-run ratios are reported
+//! (docs/BENCHMARKS.md).
 //!
-//! Planned: YCSB-style workloads (A–F, uniform / zipfian / latest keys), closed- and open-loop
-//! load, RESP and native drivers, HDR latency histograms, server CPU per operation from /proc,
-//! and `compare`, which runs kvorum, redis-server and etcd side by side in one run so only
-//! same-run ratios are reported.
+//! The library holds the YCSB-style load generator; the binary's subcommands (`run`, `compare`,
+//! `hops`, `space`, `repair-impact`, in `main.rs` and its modules) drive it.
 //!
-//! Today the baseline comes from `bench/scripts/redis-baseline.sh` (redis-benchmark against a
-//! `kvorum dev` cluster and redis-server in the same run); docs/BENCHMARKS.md holds its figures
-//! and command. This crate holds the small helpers that script's successor will share:
-//! [`cpu_seconds`] reads a process's CPU time the way the baseline does.
+//! - [`driver`]: one connection to one contender: RESP (kvorum, redis-server; optional
+//!   `CONSISTENCY` and `WAIT`), kvorum's native client, etcd's JSON gateway. A batch of
+//!   operations is one pipeline.
+//! - [`ycsb`]: workloads A–F plus write-only and read-only, uniform / zipfian / latest keys,
+//!   the load phase, closed- and open-loop runs with warm-up and bounds, HDR histograms per
+//!   operation and per second, and server CPU per operation from /proc.
+//! - [`report`]: `results.json`, a self-contained `report.html` with SVG plots, and the
+//!   `bench-results/latest.json` summary.
+//!
+//! [`cpu_seconds`] reads one process's CPU time; [`ycsb::cpu`] sums it over a process tree.
 
 use std::path::Path;
+
+pub mod driver;
+pub mod report;
+pub mod ycsb;
 
 /// User + system CPU seconds a process has used, from `/proc/<pid>/stat` (fields 14 and 15, in
 /// clock ticks of `ticks_per_second`). `None` if the process is gone or the file is malformed.

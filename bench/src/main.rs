@@ -1,13 +1,17 @@
 //! `kvorum-bench`: reproducible performance figures for kvorum (see docs/BENCHMARKS.md).
 //!
-//! Two measurements:
-//! - `space` (the file `space.rs`): a storage engine's disk and memory use as data is loaded,
+//! Subcommands, one module each:
+//! - `run` (`run.rs`): one YCSB-style workload against one server (RESP, native or etcd).
+//! - `compare` (`compare/`): starts kvorum, redis-server and etcd on loopback and runs the same
+//!   workloads against each, alternating, and reports same-run ratios against the targets.
+//! - `space` (`space.rs`): a storage engine's disk and memory use as data is loaded,
 //!   overwritten and deleted, through the node's own `Storage` trait.
-//! - `hops`: the latency of the same GET/SET workload through the native client (sent straight
-//!   to a primary of each key) and through RESP to a node that is *not* a primary of the keys,
-//!   which must forward every request: one network hop more. Both run in the same process,
-//!   against the same cluster, in alternating rounds, so that only same-run ratios are reported
-//!   (machines here are shared and noisy).
+//! - `repair-impact` (`repair.rs`): foreground p99 while anti-entropy rebuilds a wiped node.
+//! - `hops` (here): the latency of the same GET/SET workload through the native client (sent
+//!   straight to a primary of each key) and through RESP to a node that is *not* a primary of
+//!   the keys, which must forward every request: one network hop more. Both run in the same
+//!   process, against the same cluster, in alternating rounds, so that only same-run ratios are
+//!   reported (machines here are shared and noisy).
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +20,9 @@ use clap::Parser;
 use kvorum_client::{Client, Consistency, NodeId};
 use redis::AsyncCommands;
 
+mod compare;
 mod repair;
+mod run;
 mod space;
 
 #[derive(Parser, Debug)]
@@ -31,6 +37,12 @@ enum Cli {
     /// Foreground p99 while anti-entropy rebuilds a wiped node, per `max_keys_per_sec`, against
     /// the same load unloaded (docs/BENCHMARKS.md).
     RepairImpact(repair::RepairArgs),
+    /// One YCSB-style workload against one server (RESP, native or etcd): HDR latencies,
+    /// throughput over time, server CPU per operation; JSON and an HTML report.
+    Run(run::RunArgs),
+    /// Starts kvorum, redis-server and etcd on loopback and runs the same workloads against
+    /// each, alternating; prints same-run ratios against the targets and writes the report.
+    Compare(compare::CompareArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -69,6 +81,8 @@ async fn main() -> anyhow::Result<()> {
         Cli::Space(args) => space::space(args),
         // Blocking: its own threads drive the load and the nodes are child processes.
         Cli::RepairImpact(args) => repair::repair_impact(args),
+        Cli::Run(args) => run::run(args).await,
+        Cli::Compare(args) => compare::compare(args).await,
     }
 }
 
