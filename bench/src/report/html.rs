@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::{plots, svg, Report, Table};
+use crate::ycsb::RunResult;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em}\
@@ -61,6 +62,40 @@ fn number(v: f64, decimals: usize) -> String {
     }
 }
 
+/// A palette index per result: one per contender, in order of first appearance.
+fn contender_colors(results: &[RunResult]) -> Vec<usize> {
+    let mut names: Vec<&str> = Vec::new();
+    results
+        .iter()
+        .map(|r| {
+            names
+                .iter()
+                .position(|n| *n == r.contender)
+                .unwrap_or_else(|| {
+                    names.push(&r.contender);
+                    names.len() - 1
+                })
+        })
+        .collect()
+}
+
+/// The results grouped by case (workload, pipeline, clients, mode), in order of first
+/// appearance, each with a title.
+fn cases(results: &[RunResult]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        let title = format!(
+            "{} · pipeline {} · {} clients · {}",
+            r.workload, r.pipeline, r.clients, r.mode
+        );
+        match groups.iter_mut().find(|(t, _)| *t == title) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((title, vec![i])),
+        }
+    }
+    groups
+}
+
 /// The whole page.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -88,6 +123,7 @@ pub fn render(report: &Report) -> String {
     }
 
     let results = &report.results;
+    let colors = contender_colors(results);
     out.push_str("<h2>Results</h2>");
     let header: Vec<String> = [
         "contender",
@@ -116,7 +152,7 @@ pub fn render(report: &Report) -> String {
             vec![
                 format!(
                     "<span class=\"swatch\" style=\"background:{}\"></span>{}",
-                    svg::color(i),
+                    svg::color(colors[i]),
                     escape(&plots::label(results, i))
                 ),
                 escape(&r.workload),
@@ -145,12 +181,22 @@ pub fn render(report: &Report) -> String {
          descendants during the measured part; bench CPU is the load generator's own.</p>",
     );
 
-    for chart in [
-        plots::latency_over_time(results),
-        plots::latency_cdf(results),
-        plots::throughput_over_time(results),
-    ] {
-        let _ = write!(out, "<figure>{}</figure>", svg::render(&chart));
+    // One set of charts per case (workload, pipeline, clients, mode): a chart holds only runs
+    // that are comparable, a handful of lines a person can tell apart.
+    let groups = cases(results);
+    for (title, members) in &groups {
+        if groups.len() > 1 {
+            let _ = write!(out, "<h3>{}</h3>", escape(title));
+        }
+        let group: Vec<RunResult> = members.iter().map(|&i| results[i].clone()).collect();
+        let group_colors: Vec<usize> = members.iter().map(|&i| colors[i]).collect();
+        for chart in [
+            plots::latency_over_time(&group, &group_colors),
+            plots::latency_cdf(&group, &group_colors),
+            plots::throughput_over_time(&group, &group_colors),
+        ] {
+            let _ = write!(out, "<figure>{}</figure>", svg::render(&chart));
+        }
     }
 
     out.push_str("<h2>Per operation</h2>");
@@ -212,4 +258,39 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::sample_result;
+
+    #[test]
+    fn charts_come_per_case_and_a_contender_keeps_its_colour() {
+        let mut results = Vec::new();
+        for workload in ["writes", "reads"] {
+            for name in ["kvorum", "redis", "etcd"] {
+                let mut r = sample_result(name, 1000.0);
+                r.workload = workload.into();
+                results.push(r);
+            }
+        }
+        // The same contenders in another order in a third case: colours follow the names.
+        for name in ["etcd", "kvorum"] {
+            let mut r = sample_result(name, 1000.0);
+            r.workload = "c".into();
+            results.push(r);
+        }
+        let report = Report {
+            title: "t".into(),
+            results,
+            ..Report::default()
+        };
+        let page = render(&report);
+        assert_eq!(page.matches("<h3>").count(), 3, "one heading per case");
+        assert_eq!(page.matches("<svg").count(), 9, "three charts per case");
+        assert!(page.contains("<h3>writes · pipeline 1 · 50 clients · closed</h3>"));
+        let colors = contender_colors(&report.results);
+        assert_eq!(colors, vec![0, 1, 2, 0, 1, 2, 2, 0]);
+    }
 }

@@ -1,6 +1,6 @@
 //! The report's three charts, built from the results: latency over time (p99 solid, p50
-//! dashed), the latency distribution by percentile, and throughput over time. Each result is
-//! one colour throughout the page.
+//! dashed), the latency distribution by percentile, and throughput over time. `colors[i]` is
+//! result `i`'s palette index, so that a contender keeps its colour throughout the page.
 
 use super::svg::{Chart, Scale, Series};
 use crate::ycsb::RunResult;
@@ -47,14 +47,14 @@ fn scale_note(scale: Scale) -> &'static str {
     }
 }
 
-pub fn latency_over_time(results: &[RunResult]) -> Chart {
+pub fn latency_over_time(results: &[RunResult], colors: &[usize]) -> Chart {
     let mut series = Vec::new();
     for (i, r) in results.iter().enumerate() {
         let name = label(results, i);
         for (dashed, pick) in [(false, 99), (true, 50)] {
             series.push(Series {
                 label: name.clone(),
-                color: i,
+                color: colors.get(i).copied().unwrap_or(i),
                 dashed,
                 points: r
                     .series
@@ -88,13 +88,13 @@ pub fn cdf_x(q: f64) -> f64 {
     -(1.0 - q.min(1.0 - 1e-9)).log10()
 }
 
-pub fn latency_cdf(results: &[RunResult]) -> Chart {
+pub fn latency_cdf(results: &[RunResult], colors: &[usize]) -> Chart {
     let series: Vec<Series> = results
         .iter()
         .enumerate()
         .map(|(i, r)| Series {
             label: label(results, i),
-            color: i,
+            color: colors.get(i).copied().unwrap_or(i),
             dashed: false,
             // The maximum (fraction 1) has no place on this axis; the tables show it.
             points: r
@@ -133,13 +133,13 @@ pub fn latency_cdf(results: &[RunResult]) -> Chart {
     }
 }
 
-pub fn throughput_over_time(results: &[RunResult]) -> Chart {
+pub fn throughput_over_time(results: &[RunResult], colors: &[usize]) -> Chart {
     let series = results
         .iter()
         .enumerate()
         .map(|(i, r)| Series {
             label: label(results, i),
-            color: i,
+            color: colors.get(i).copied().unwrap_or(i),
             dashed: false,
             points: r
                 .series
