@@ -11,6 +11,8 @@
 //! - [`ycsb`]: workloads A–F plus write-only and read-only, uniform / zipfian / latest keys,
 //!   the load phase, closed- and open-loop runs with warm-up and bounds, HDR histograms per
 //!   operation and per second, and server CPU per operation from /proc.
+//! - [`machine`]: the date, commit, machine and server versions a report records, and how busy
+//!   the machine was (a disturbed run shows it).
 //! - [`report`]: `results.json`, a self-contained `report.html` with SVG plots, and the
 //!   `bench-results/latest.json` summary.
 //!
@@ -19,6 +21,7 @@
 use std::path::Path;
 
 pub mod driver;
+pub mod machine;
 pub mod report;
 pub mod ycsb;
 

@@ -286,22 +286,6 @@ fn client(load: Load, seed: u64, stop: &AtomicBool) -> anyhow::Result<ClientLog>
     Ok(log)
 }
 
-/// CPU seconds used by the whole machine (busy: all but idle and iowait), from `/proc/stat`.
-fn machine_busy_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let total: u64 = fields.iter().sum();
-    let idle = fields.get(3)? + fields.get(4)?;
-    Some(total.saturating_sub(idle) as f64 / TICKS as f64)
-}
-
 fn process_seconds(pids: &[u32]) -> f64 {
     pids.iter()
         .filter_map(|&pid| kvorum_bench::cpu_seconds(Path::new("/proc"), pid, TICKS))
@@ -375,7 +359,7 @@ fn measure(
     let pids = cluster.pids();
     let me = [std::process::id()];
     let (machine0, nodes0, me0) = (
-        machine_busy_seconds(),
+        kvorum_bench::machine::busy_seconds(),
         process_seconds(&pids),
         process_seconds(&me),
     );
@@ -410,7 +394,7 @@ fn measure(
     let seconds = started.elapsed().as_secs_f64();
     let nodes_cpu = process_seconds(&pids) - nodes0;
     let me_cpu = process_seconds(&me) - me0;
-    let others_cpu = match (machine0, machine_busy_seconds()) {
+    let others_cpu = match (machine0, kvorum_bench::machine::busy_seconds()) {
         (Some(a), Some(b)) => (b - a - nodes_cpu - me_cpu).max(0.0),
         _ => f64::NAN,
     };

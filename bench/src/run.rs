@@ -180,54 +180,6 @@ pub fn spec(args: &RunArgs) -> anyhow::Result<RunSpec> {
     })
 }
 
-/// Date and time (UTC) of a unix time, `YYYY-MM-DD HH:MM:SS UTC`, without a date crate
-/// (Howard Hinnant's days-to-civil algorithm).
-pub fn utc(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let rem = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
-}
-
-/// Facts about the machine for the report: date, CPU model and count, kernel.
-pub fn machine(unix: u64) -> Vec<(String, String)> {
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into());
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    vec![
-        ("date".into(), utc(unix)),
-        ("CPU".into(), cpu_model),
-        ("CPUs".into(), cpus),
-        ("kernel".into(), kernel),
-        ("kvorum-bench".into(), env!("CARGO_PKG_VERSION").into()),
-    ]
-}
-
 /// The short table printed after runs.
 pub fn print_table(results: &[RunResult]) {
     println!(
@@ -342,7 +294,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             results[0].contender
         ),
         command: command.join(" "),
-        machine: machine(unix),
+        machine: kvorum_bench::machine::facts(unix, &[]),
         results,
         tables: Vec::new(),
     };
@@ -355,16 +307,4 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.latest.display()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_798_761_599), "2026-12-31 23:59:59 UTC");
-    }
 }

@@ -13,7 +13,6 @@
 //! absolute figures move by ±20% between runs.
 
 mod contenders;
-mod machine;
 mod plan;
 mod ratios;
 mod runner;
@@ -23,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use kvorum_bench::machine;
 use kvorum_bench::report::{self, Report};
 use kvorum_bench::ycsb::{self, Workload};
 
@@ -145,7 +145,14 @@ async fn measure(args: CompareArgs) -> anyhow::Result<()> {
     let cases = plan::cases(&ycsb_workloads, &wanted);
     let group_names = contenders::groups_for(&wanted);
     let bins = binaries(&args, &group_names)?;
-    let machine = machine::facts(started, &bins);
+    let machine = machine::facts(
+        started,
+        &[
+            ("kvorum", bins.kvorum.as_deref()),
+            ("redis-server", bins.redis_server.as_deref()),
+            ("etcd", bins.etcd.as_deref()),
+        ],
+    );
     let out_dir = args
         .out
         .clone()

@@ -91,7 +91,7 @@ impl Usage {
         Usage {
             others: tree_cpu_seconds(others),
             ours: tree_cpu_seconds(everyone) + own_cpu_seconds(),
-            machine: super::machine::busy_seconds(),
+            machine: kvorum_bench::machine::busy_seconds(),
         }
     }
 

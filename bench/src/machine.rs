@@ -1,11 +1,9 @@
-//! The facts a reader needs to reproduce or judge a run: when, which commit, which machine,
-//! which server versions.
+//! The facts a reader needs to reproduce or judge a run (when, which commit, which machine,
+//! which server versions), and how busy the machine was, for every subcommand's report.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-use super::contenders::Binaries;
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
@@ -99,8 +97,9 @@ fn os_name() -> Option<String> {
         .map(|v| v.trim_matches('"').to_owned())
 }
 
-/// Date, commit, CPUs, memory, kernel, OS and the servers' versions, in report order.
-pub fn facts(started: u64, bins: &Binaries) -> Vec<(String, String)> {
+/// Date, commit, CPUs, memory, kernel, OS and the servers' versions (`name`, binary: asked
+/// for `--version`), in report order.
+pub fn facts(started: u64, servers: &[(&str, Option<&Path>)]) -> Vec<(String, String)> {
     let mut facts = vec![
         ("date".to_owned(), utc(started)),
         ("unix time".to_owned(), started.to_string()),
@@ -122,12 +121,7 @@ pub fn facts(started: u64, bins: &Binaries) -> Vec<(String, String)> {
     if let Some(os) = os_name() {
         facts.push(("OS".to_owned(), os));
     }
-    let versions = [
-        ("kvorum", &bins.kvorum),
-        ("redis-server", &bins.redis_server),
-        ("etcd", &bins.etcd),
-    ];
-    for (name, bin) in versions {
+    for &(name, bin) in servers {
         if let Some(bin) = bin {
             let version = first_line(bin, &["--version"]).unwrap_or_else(|| "unknown".into());
             facts.push((format!("{name} version"), version));
