@@ -14,13 +14,17 @@ use support::{encode, raw};
 
 const HOSTS: [[u8; 4]; 3] = [[127, 0, 0, 1], [127, 0, 0, 2], [127, 0, 0, 3]];
 
-/// A RESP (TCP) and a QUIC (UDP) port free on every host right now.
+/// A RESP (TCP) and a QUIC (UDP) port free on every host right now, and the HTTP admin port
+/// the generated configs derive from the RESP port (RESP + 3000).
 fn free_ports() -> (u16, u16) {
     for resp in (31_000..39_000).step_by(53) {
         let peer = resp + 1;
+        let admin = resp + 3_000;
         let free = HOSTS.iter().all(|&host| {
             let host = std::net::Ipv4Addr::from(host);
-            TcpListener::bind((host, resp)).is_ok() && UdpSocket::bind((host, peer)).is_ok()
+            TcpListener::bind((host, resp)).is_ok()
+                && TcpListener::bind((host, admin)).is_ok()
+                && UdpSocket::bind((host, peer)).is_ok()
         });
         if free {
             return (resp, peer);
