@@ -4,12 +4,15 @@
 //! fewer than `max_in_flight` operations are coordinated here), storage completions, and the peer
 //! mesh's receiver; after each input the driver drains the core's
 //! outputs in the documented order: messages go to the mesh (a message that cannot be sent is
-//! handed back, so the core can fail fast), storage work is run on the blocking pool (bounded by
-//! a semaphore) and reports back on the input channel, replies complete the waiting request.
+//! handed back, so the core can fail fast), storage work goes to the storage workers
+//! ([`crate::storage_workers`], a few threads that run it in batches and report back on the
+//! completion channel, writes once durable), replies complete the waiting request. Inputs already
+//! queued when the driver wakes are handled in the same turn (each drained in turn), so their
+//! storage work reaches the workers together.
 //!
 //! Owner: `crate::server::run`. Shutdown: when every [`DriverHandle`] is dropped and the
-//! shutdown signal is raised, the loop ends; requests still waiting get dropped senders, which
-//! RESP connections report as errors.
+//! shutdown signal is raised, the loop ends and the storage workers are stopped and joined;
+//! requests still waiting get dropped senders, which RESP connections report as errors.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -29,6 +32,7 @@ use crate::metrics::Metrics;
 use crate::peer::Mesh;
 use crate::storage::hints::HintStore;
 use crate::storage::{keys, GroupCommit, Storage, StorageError};
+use crate::storage_workers::{Completion, Execute, Job, StorageWorkers};
 
 /// A client request and where its reply goes.
 struct Submitted {
@@ -77,10 +81,18 @@ struct Listing {
 /// long timed out by then).
 const LISTING_MAX_AGE: Duration = Duration::from_secs(120);
 
-/// A finished storage operation.
-struct Completion {
-    token: StorageToken,
-    result: StorageResult,
+/// The most threads that run storage operations (fewer if `limits.max_storage_tasks` says
+/// so). Each takes every queued operation at once (see [`crate::storage_workers`]), so a few
+/// suffice to keep a disk busy, and one waiting for an fsync does not stall the others.
+pub const MAX_STORAGE_THREADS: usize = 4;
+
+/// Storage threads for this machine: one per core, at least two (so an fsync never stalls
+/// every read) and at most [`MAX_STORAGE_THREADS`]. More threads than cores only add context
+/// switches, which a profile showed to cost more than the storage work itself.
+fn storage_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, MAX_STORAGE_THREADS)
 }
 
 /// A cheap, clonable way to submit requests to the driver.
@@ -161,6 +173,8 @@ pub struct DriverParts {
     pub queue_len: usize,
     /// Requests this node coordinates at once; more wait in the queue.
     pub max_in_flight: usize,
+    /// Storage operations running at once: caps the storage threads (see [`MAX_STORAGE_THREADS`])
+    /// and the listing pages read at once.
     pub max_storage_tasks: usize,
     /// The largest encoded object a client write may leave (it must fit in a peer frame to
     /// replicate); a write that would grow a key past it is refused.
@@ -176,16 +190,26 @@ pub struct DriverParts {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// Starts the driver task; returns its handle and the task.
-pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) {
+/// Starts the driver task and its storage threads; returns its handle and the task. Fails only
+/// if a thread cannot be started.
+pub fn spawn(parts: DriverParts) -> std::io::Result<(DriverHandle, tokio::task::JoinHandle<()>)> {
     let (tx, requests) = mpsc::channel(parts.queue_len);
     let handle = DriverHandle {
         tx,
         metrics: parts.metrics.clone(),
     };
-    // Every storage task holds a slot while it runs and sends one completion, so this bound is
-    // never the reason a task waits for long.
-    let (completions_tx, completions) = mpsc::channel(parts.max_storage_tasks);
+    // Each storage worker sends at most two batches per batch it takes (what needed no sync,
+    // then its writes), so this bound is never the reason a worker waits for long.
+    let (completions_tx, completions) = mpsc::channel(2 * MAX_STORAGE_THREADS);
+    let execute: Arc<Execute> = {
+        let (storage, hints) = (parts.storage.clone(), parts.hints.clone());
+        let (limit, metrics) = (parts.max_object_bytes, parts.metrics.clone());
+        Arc::new(move |request: &StorageRequest, now: Now| {
+            execute(storage.as_ref(), &hints, request, now, limit, &metrics)
+        })
+    };
+    let threads = parts.max_storage_tasks.clamp(1, storage_threads());
+    let workers = StorageWorkers::start(threads, execute, parts.commit.clone(), completions_tx)?;
     // Local listing pages; each listing sends at most one, and listings are few.
     let (listed_tx, listed) = mpsc::channel(LISTED_QUEUE);
     let driver = Driver {
@@ -193,8 +217,9 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         mesh: parts.mesh,
         storage: parts.storage,
         hints: parts.hints,
-        commit: parts.commit,
         storage_slots: Arc::new(Semaphore::new(parts.max_storage_tasks)),
+        workers,
+        storage_jobs: Vec::new(),
         waiting: HashMap::new(),
         listings: HashMap::new(),
         next_request: 0,
@@ -204,7 +229,6 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
         metrics: parts.metrics,
         catalogs: parts.catalogs,
         antientropy: parts.antientropy,
-        completions_tx,
         listed_tx,
     };
     let task = tokio::spawn(
@@ -218,7 +242,7 @@ pub fn spawn(parts: DriverParts) -> (DriverHandle, tokio::task::JoinHandle<()>) 
             )
             .instrument(tracing::info_span!("task", name = "replication-driver")),
     );
-    (handle, task)
+    Ok((handle, task))
 }
 
 struct Driver {
@@ -226,8 +250,12 @@ struct Driver {
     mesh: Mesh<Message>,
     storage: Arc<dyn Storage>,
     hints: Arc<HintStore>,
-    commit: GroupCommit,
+    /// Bounds the listing pages read at once (storage work outside the workers).
     storage_slots: Arc<Semaphore>,
+    workers: StorageWorkers,
+    /// Storage operations the core asked for during the current event, handed to the workers
+    /// together at its end.
+    storage_jobs: Vec<Job>,
     waiting: HashMap<RequestId, oneshot::Sender<Reply>>,
     listings: HashMap<u64, Listing>,
     next_request: RequestId,
@@ -237,8 +265,6 @@ struct Driver {
     metrics: Arc<Metrics>,
     catalogs: mpsc::Sender<(u64, Catalog)>,
     antientropy: mpsc::Sender<(u64, Message)>,
-    /// For storage tasks to report back on.
-    completions_tx: mpsc::Sender<Completion>,
     /// For local listing pages to report back on.
     listed_tx: mpsc::Sender<(u64, Result<KeyPage, String>)>,
 }
@@ -252,6 +278,11 @@ const LISTED_QUEUE: usize = 64;
 /// The most keys one page of a listing holds (peer frames have a size limit).
 const MAX_LISTING_PAGE: usize = 10_000;
 
+/// Most inputs already waiting in the driver's channels that it handles after the one that woke
+/// it, before it hands their storage work over and waits again (so timers and shutdown are
+/// still looked at between bursts).
+const MAX_QUEUED_INPUTS_PER_WAKE: usize = 64;
+
 /// How often peer reachability is re-read from the mesh.
 const REACHABILITY_REFRESH: Duration = Duration::from_millis(50);
 
@@ -259,7 +290,7 @@ impl Driver {
     async fn run(
         mut self,
         mut requests: mpsc::Receiver<Submitted>,
-        mut completions: mpsc::Receiver<Completion>,
+        mut completions: mpsc::Receiver<Vec<Completion>>,
         mut listed: mpsc::Receiver<(u64, Result<KeyPage, String>)>,
         mut incoming: mpsc::Receiver<(u64, Message)>,
         mut shutdown: watch::Receiver<bool>,
@@ -279,32 +310,9 @@ impl Driver {
                     Some(submitted) => self.handle_request(submitted),
                     None => break,
                 },
-                Some(done) = completions.recv() => {
-                    let now = self.now();
-                    self.core.handle_storage(now, done.token, done.result);
-                }
+                Some(batch) = completions.recv() => self.on_completions(batch),
                 Some((id, page)) = listed.recv() => self.on_listed(id, page),
-                Some((from, message)) = incoming.recv() => match message {
-                    Message::List { op, ns, partition, end, from_hash, limit } => {
-                        self.serve_listing(from, op, ns, (partition, end), from_hash, limit)
-                    }
-                    Message::Listed { op, result } => self.on_listed(op, result),
-                    Message::Catalog { catalog } => {
-                        if self.catalogs.try_send((from, catalog)).is_err() {
-                            tracing::debug!(from, "namespace catalog dropped: queue full");
-                        }
-                    }
-                    message @ (Message::Ae { .. } | Message::AeAnswered { .. }) => {
-                        if self.antientropy.try_send((from, message)).is_err() {
-                            tracing::debug!(from, "anti-entropy message dropped: queue full");
-                        }
-                    }
-                    message => {
-                        self.count_answer(&message);
-                        let now = self.now();
-                        self.core.handle_message(now, NodeId(from), message);
-                    }
-                },
+                Some((from, message)) = incoming.recv() => self.on_message(from, message),
                 _ = sleep_until(deadline) => {
                     let now = self.now();
                     self.core.handle_timeout(now);
@@ -313,11 +321,79 @@ impl Driver {
                 _ = shutdown.changed() => break,
             }
             self.drain();
+            // Inputs that are already queued are handled now, each drained in turn, and the
+            // storage work they all produced reaches the workers together: one wake-up of the
+            // driver and of a worker for the lot, instead of one per input.
+            for _ in 0..MAX_QUEUED_INPUTS_PER_WAKE {
+                if let Ok(batch) = completions.try_recv() {
+                    self.on_completions(batch);
+                } else if let Ok((from, message)) = incoming.try_recv() {
+                    self.on_message(from, message);
+                } else if self.core.in_flight() < self.max_in_flight {
+                    match requests.try_recv() {
+                        Ok(submitted) => self.handle_request(submitted),
+                        Err(_) => break,
+                    }
+                } else {
+                    break;
+                }
+                self.drain();
+            }
+            self.submit_storage();
             let stats = self.core.stats();
             self.metrics.read_repairs.store(stats.read_repairs, Relaxed);
             self.metrics.write_backs.store(stats.write_backs, Relaxed);
         }
+        // The workers finish what they run now, and no thread touches the store afterwards.
+        drop(completions);
+        let mut workers = self.workers;
+        let _ = tokio::task::spawn_blocking(move || workers.stop_and_join()).await;
         tracing::debug!("replication driver stopped");
+    }
+
+    /// Storage operations finished by a worker.
+    fn on_completions(&mut self, batch: Vec<Completion>) {
+        let now = self.now();
+        for done in batch {
+            self.core.handle_storage(now, done.token, done.result);
+        }
+    }
+
+    /// A message from a peer.
+    fn on_message(&mut self, from: u64, message: Message) {
+        match message {
+            Message::List {
+                op,
+                ns,
+                partition,
+                end,
+                from_hash,
+                limit,
+            } => self.serve_listing(from, op, ns, (partition, end), from_hash, limit),
+            Message::Listed { op, result } => self.on_listed(op, result),
+            Message::Catalog { catalog } => {
+                if self.catalogs.try_send((from, catalog)).is_err() {
+                    tracing::debug!(from, "namespace catalog dropped: queue full");
+                }
+            }
+            message @ (Message::Ae { .. } | Message::AeAnswered { .. }) => {
+                if self.antientropy.try_send((from, message)).is_err() {
+                    tracing::debug!(from, "anti-entropy message dropped: queue full");
+                }
+            }
+            message => {
+                self.count_answer(&message);
+                let now = self.now();
+                self.core.handle_message(now, NodeId(from), message);
+            }
+        }
+    }
+
+    /// Hands the storage operations queued by [`Driver::drain`] to the workers.
+    fn submit_storage(&mut self) {
+        if !self.storage_jobs.is_empty() {
+            self.workers.submit(self.storage_jobs.drain(..));
+        }
     }
 
     /// Counts another replica's answer to a read or a write.
@@ -381,7 +457,7 @@ impl Driver {
                     partition,
                     op: StorageOp::Read,
                 };
-                // On the blocking pool, like every storage operation, never in this loop.
+                // Off this loop, like every storage operation (rare: the blocking pool will do).
                 let (storage, hints) = (self.storage.clone(), self.hints.clone());
                 let limit = self.max_object_bytes;
                 let metrics = self.metrics.clone();
@@ -594,7 +670,10 @@ impl Driver {
                 continue;
             }
             if let Some(request) = self.core.poll_storage() {
-                self.run_storage(request);
+                // Queued here, handed to the workers once the current burst of inputs is
+                // handled (`submit_storage`).
+                let now = self.now();
+                self.storage_jobs.push(Job { request, now });
                 continue;
             }
             if let Some((id, reply)) = self.core.poll_reply() {
@@ -606,44 +685,6 @@ impl Driver {
             }
             break;
         }
-    }
-
-    /// Runs one storage request on the blocking pool; the result comes back as an input.
-    fn run_storage(&self, request: StorageRequest) {
-        let now = self.now();
-        let storage = self.storage.clone();
-        let hints = self.hints.clone();
-        let commit = self.commit.clone();
-        let slots = self.storage_slots.clone();
-        let tx = self.completions_tx.clone();
-        let limit = self.max_object_bytes;
-        let metrics = self.metrics.clone();
-        tokio::spawn(async move {
-            let Ok(_slot) = slots.acquire_owned().await else {
-                return;
-            };
-            let token = request.token;
-            let is_write = matches!(request.op, StorageOp::Apply(_) | StorageOp::Hint { .. });
-            let result = tokio::task::spawn_blocking(move || {
-                execute(storage.as_ref(), &hints, &request, now, limit, &metrics)
-            })
-            .await
-            .unwrap_or_else(|e| StorageResult::Failed {
-                reason: format!("storage task failed: {e}"),
-                may_have_applied: true,
-            });
-            let result = match result {
-                StorageResult::Applied { .. } if is_write => match commit.durable().await {
-                    Ok(()) => result,
-                    Err(e) => StorageResult::Failed {
-                        reason: format!("fsync failed: {e}"),
-                        may_have_applied: true,
-                    },
-                },
-                other => other,
-            };
-            let _ = tx.send(Completion { token, result }).await;
-        });
     }
 }
 

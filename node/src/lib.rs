@@ -53,6 +53,7 @@ pub mod peer;
 pub mod server;
 pub mod session;
 pub mod storage;
+pub mod storage_workers;
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn stop_signal() -> std::io::Result<()> {

@@ -34,7 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use crate::commands::{dispatch, keys_of, lookup, Ctx, Outcome};
+use crate::commands::{dispatch_spec, keys_of_spec, lookup, CommandSpec, Ctx, Outcome};
 use crate::metrics::{self, Metrics, RequestLabels};
 use crate::session::{Session, Shared, Stats};
 
@@ -101,8 +101,12 @@ type Pending = VecDeque<(Outcome, bool, RequestLabels, Instant)>;
 
 /// The metric labels of a command about to run on this session: for `WITH ... -- command`,
 /// the wrapped command's family and the `WITH` consistency over the connection's.
-fn labels(shared: &Shared, session: &Session, args: &[Bytes]) -> RequestLabels {
-    let spec = args.first().and_then(|name| lookup(name));
+fn labels(
+    shared: &Shared,
+    session: &Session,
+    spec: Option<&'static CommandSpec>,
+    args: &[Bytes],
+) -> RequestLabels {
     let mut family = spec.map_or(metrics::OTHER_FAMILY, |s| metrics::family_of(s.name));
     let mut consistency = session.consistency.clone();
     if spec.is_some_and(|s| s.name == "with") {
@@ -166,13 +170,16 @@ async fn serve(
             }
             match decoder.decode(&mut input) {
                 Ok(Some(args)) => {
-                    if keys_of(&args).any(|k| pending_keys.contains(k)) {
+                    // Looked up once here; every use below takes this entry.
+                    let spec = args.first().and_then(|name| lookup(name));
+                    if !pending_keys.is_empty()
+                        && keys_of_spec(spec, &args).any(|k| pending_keys.contains(k))
+                    {
                         settle(&mut pending, session.protocol, &mut output, stats, metrics).await;
                         pending_keys.clear();
                     }
                     let (request_labels, started) =
-                        (labels(shared, &session, &args), Instant::now());
-                    let spec = args.first().and_then(|name| lookup(name));
+                        (labels(shared, &session, spec, &args), Instant::now());
                     let outcome = match session.auth_refusal(spec, args.len()) {
                         Some(refusal) => {
                             if let Some(spec) = spec {
@@ -184,9 +191,13 @@ async fn serve(
                             if let Some(spec) = spec {
                                 stats.command(spec, false);
                             }
-                            pending_keys.extend(keys_of(&args).cloned());
+                            // Only a later command of this read batch can wait for these
+                            // keys, and there is none when nothing more is buffered.
+                            if !input.is_empty() {
+                                pending_keys.extend(keys_of_spec(spec, &args).cloned());
+                            }
                             let mut ctx = Ctx::new(shared, &mut session);
-                            dispatch(&mut ctx, &args)
+                            dispatch_spec(&mut ctx, spec, &args)
                         }
                     };
                     let send = session.reply.finish();

@@ -182,7 +182,8 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         catalogs: catalogs_tx,
         antientropy: antientropy_tx,
         shutdown: shutdown.clone(),
-    });
+    })
+    .context("starting the storage threads")?;
 
     let listener = TcpListener::bind(config.resp_listen)
         .await

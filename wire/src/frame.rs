@@ -91,6 +91,86 @@ pub async fn write_encoded(send: &mut quinn::SendStream, frame: &[u8]) -> Result
         .map_err(|source| FrameError::Write { source })
 }
 
+/// Writes frames produced by [`encode_frame`], in order, handing them all to the stream at
+/// once (without copying them); empties `frames`' buffers.
+pub async fn write_encoded_chunks(
+    send: &mut quinn::SendStream,
+    frames: &mut [Bytes],
+) -> Result<(), FrameError> {
+    send.write_all_chunks(frames)
+        .await
+        .map_err(|source| FrameError::Write { source })
+}
+
+/// Reads frames from one stream through a buffer: one read takes every byte that has arrived,
+/// often many frames, where [`read_frame`] reads each frame's prefix and body separately (two
+/// reads, each locking the connection, per frame). Length rules are the same: a body's length
+/// is checked against the maximum before room is made for it.
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: BytesMut,
+    max: usize,
+}
+
+impl FrameReader {
+    /// A reader that refuses bodies over `max` bytes.
+    pub fn new(max: usize) -> Self {
+        FrameReader {
+            buf: BytesMut::new(),
+            max,
+        }
+    }
+
+    /// The next frame, decoded. Returns `Ok(None)` when the stream ends cleanly between two
+    /// frames; a stream that ends inside a frame is an error.
+    pub async fn read<M: DeserializeOwned>(
+        &mut self,
+        recv: &mut quinn::RecvStream,
+    ) -> Result<Option<M>, FrameError> {
+        loop {
+            if let Some(body) = self.next_body()? {
+                return decode_frame_body(&body).map(Some);
+            }
+            match recv.read_chunk(usize::MAX, true).await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk.bytes),
+                Ok(None) if self.buf.is_empty() => return Ok(None),
+                Ok(None) => {
+                    let expected = self.expected().unwrap_or(LENGTH_PREFIX_BYTES);
+                    return Err(FrameError::Truncated {
+                        read: self.buf.len(),
+                        expected,
+                    });
+                }
+                Err(source) => return Err(FrameError::Read { source }),
+            }
+        }
+    }
+
+    /// The bytes the buffered frame needs in all (prefix included), once its prefix is in.
+    fn expected(&self) -> Option<usize> {
+        let prefix: [u8; LENGTH_PREFIX_BYTES] =
+            self.buf.get(..LENGTH_PREFIX_BYTES)?.try_into().ok()?;
+        Some(LENGTH_PREFIX_BYTES + u32::from_be_bytes(prefix) as usize)
+    }
+
+    /// Takes the body of the first buffered frame if it is complete; makes room for it if not.
+    fn next_body(&mut self) -> Result<Option<BytesMut>, FrameError> {
+        let Some(prefix) = self.buf.get(..LENGTH_PREFIX_BYTES) else {
+            return Ok(None);
+        };
+        let mut len_bytes = [0u8; LENGTH_PREFIX_BYTES];
+        len_bytes.copy_from_slice(prefix);
+        let len = check_frame_len(u64::from(u32::from_be_bytes(len_bytes)), self.max)?;
+        let total = LENGTH_PREFIX_BYTES + len;
+        if self.buf.len() < total {
+            self.buf.reserve(total - self.buf.len());
+            return Ok(None);
+        }
+        let mut frame = self.buf.split_to(total);
+        Ok(Some(frame.split_off(LENGTH_PREFIX_BYTES)))
+    }
+}
+
 /// Reads one frame and decodes it. Returns `Ok(None)` when the stream ends cleanly between two
 /// frames; a stream that ends inside a frame is an error.
 pub async fn read_frame<M: DeserializeOwned>(
@@ -294,5 +374,48 @@ mod tests {
             decode_frame_body::<Msg>(&body),
             Err(FrameError::TrailingBytes { trailing: 2 })
         ));
+    }
+
+    /// Frames split anywhere across reads, or many in one read, come out whole and in order;
+    /// an oversized length is refused before room is made for it.
+    #[test]
+    fn the_buffered_reader_finds_frames_across_and_within_reads() {
+        let msgs: Vec<Msg> = (0..5)
+            .map(|id| Msg {
+                id,
+                key: format!("key{id}"),
+                value: vec![id as u8; id as usize * 100],
+            })
+            .collect();
+        let mut stream = Vec::new();
+        for m in &msgs {
+            stream.extend_from_slice(&encode_frame(m, 1 << 20).unwrap());
+        }
+        for piece in [1, 3, 7, 64, stream.len()] {
+            let mut reader = FrameReader::new(1 << 20);
+            let mut got = Vec::new();
+            for bytes in stream.chunks(piece) {
+                reader.buf.extend_from_slice(bytes);
+                while let Some(body) = reader.next_body().unwrap() {
+                    got.push(decode_frame_body::<Msg>(&body).unwrap());
+                }
+            }
+            assert_eq!(got, msgs, "pieces of {piece} bytes");
+            assert!(reader.buf.is_empty());
+        }
+
+        let mut reader = FrameReader::new(100);
+        reader.buf.extend_from_slice(&1_000_000u32.to_be_bytes());
+        assert!(matches!(
+            reader.next_body(),
+            Err(FrameError::TooLarge {
+                len: 1_000_000,
+                max: 100
+            })
+        ));
+        assert!(
+            reader.buf.capacity() < 1_000,
+            "room was made for a refused frame"
+        );
     }
 }

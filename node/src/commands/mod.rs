@@ -185,10 +185,21 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 
 /// Runs one command (`args[0]` is its name).
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let spec = args.first().and_then(|name| lookup(name));
+    dispatch_spec(ctx, spec, args)
+}
+
+/// [`dispatch`] for a caller that already looked the command up (`spec` is
+/// `lookup(&args[0])`): the listener looks every command up once, not once per use.
+pub fn dispatch_spec(
+    ctx: &mut Ctx<'_>,
+    spec: Option<&'static CommandSpec>,
+    args: &[Bytes],
+) -> Outcome {
     let Some(name) = args.first() else {
         return Frame::error("ERR empty command").into();
     };
-    let Some(spec) = lookup(name) else {
+    let Some(spec) = spec else {
         return Frame::error(unknown_command(name, &args[1..])).into();
     };
     let n = args.len() as i64;
@@ -446,7 +457,13 @@ pub fn printable(bytes: &[u8]) -> String {
 /// The keys a command touches, from its table entry (none for unknown or keyless commands);
 /// for `WITH ... -- command`, the keys of the wrapped command.
 pub fn keys_of(args: &[Bytes]) -> Keys<'_> {
-    let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+    let spec = args.first().and_then(|name| lookup(name));
+    keys_of_spec(spec, args)
+}
+
+/// [`keys_of`] for a command already looked up (`spec` is `lookup(&args[0])`).
+pub fn keys_of_spec<'a>(spec: Option<&'static CommandSpec>, args: &'a [Bytes]) -> Keys<'a> {
+    let Some(spec) = spec else {
         return Box::new(std::iter::empty());
     };
     if let Some(find) = spec.movable_keys {

@@ -31,7 +31,7 @@ use tracing::{debug, field, info, info_span, warn, Instrument, Span};
 use super::close::CloseReason;
 use super::connector::PeerSlot;
 use super::error::FrameError;
-use super::frame::read_frame;
+use super::frame::FrameReader;
 use super::handshake;
 use super::heartbeat::receive_heartbeats;
 use super::mesh::Shared;
@@ -238,8 +238,9 @@ async fn deliver<M>(
 where
     M: DeserializeOwned,
 {
+    let mut reader = FrameReader::new(shared.max_frame_bytes);
     loop {
-        match read_frame::<M>(recv, shared.max_frame_bytes).await {
+        match reader.read::<M>(recv).await {
             Ok(Some(msg)) => {
                 slot.record_heard(Instant::now());
                 if shared.inbound.send((peer, msg)).await.is_err() {

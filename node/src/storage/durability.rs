@@ -120,7 +120,8 @@ pub struct GroupCommitStats {
     pub syncs: u64,
     /// Syncs that failed.
     pub failed_syncs: u64,
-    /// Callers currently waiting in `durable()` (always 0 unless the mode is `always`).
+    /// Callers currently waiting in `durable()` or `durable_blocking()` (always 0 unless the
+    /// mode is `always`).
     pub waiting: usize,
 }
 
@@ -142,6 +143,11 @@ struct Counters {
 
 struct Shared {
     mode: Durability,
+    /// The store [`GroupCommit::durable_blocking`] syncs from its caller's thread.
+    storage: Arc<dyn Storage>,
+    /// Shares the syncs of [`GroupCommit::durable_blocking`] callers between threads.
+    gate: std::sync::Mutex<Gate>,
+    gate_done: std::sync::Condvar,
     requests: mpsc::Sender<Request>,
     /// One permit per waiter allowed in the queue; closed when the flusher stops.
     slots: Semaphore,
@@ -186,6 +192,9 @@ impl GroupCommit {
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             mode,
+            storage: Arc::clone(&storage),
+            gate: std::sync::Mutex::new(Gate::default()),
+            gate_done: std::sync::Condvar::new(),
             requests,
             slots: Semaphore::new(max_waiters),
             max_waiters,
@@ -234,17 +243,87 @@ impl GroupCommit {
         answer.await.map_err(|_| StorageError::Closed)?
     }
 
+    /// [`GroupCommit::durable`] for a thread that may block (the storage workers): the same
+    /// promise — under `always`, it returns once a sync that *started after the call* has
+    /// finished — without a trip through the flusher task and the blocking pool, which cost
+    /// more than the write itself. Threads calling at once share syncs: a caller arriving while
+    /// a sync runs waits for it to end, and then one of the callers that arrived meanwhile runs
+    /// the next sync for all of them.
+    ///
+    /// Fails with [`StorageError::Closed`] once the committer has shut down. Never call it on
+    /// an async runtime thread.
+    pub fn durable_blocking(&self) -> Result<(), StorageError> {
+        let shared = &self.shared;
+        if shared.slots.is_closed() {
+            return Err(StorageError::Closed);
+        }
+        if shared.mode != Durability::Always {
+            return Ok(());
+        }
+        let lock = || {
+            shared
+                .gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut gate = lock();
+        // A sync running now may have started before this caller's writes: only a later one
+        // counts.
+        let needed = gate.started + 1;
+        gate.waiting += 1;
+        loop {
+            if gate.finished >= needed {
+                gate.waiting -= 1;
+                return gate.last.clone();
+            }
+            if !gate.running {
+                gate.running = true;
+                gate.started += 1;
+                let number = gate.started;
+                drop(gate);
+                let started = std::time::Instant::now();
+                let result = shared.storage.sync();
+                let counters = &shared.counters;
+                counters.sync_latency.record(started.elapsed());
+                counters.syncs.fetch_add(1, Ordering::Relaxed);
+                if let Err(error) = &result {
+                    counters.failed_syncs.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(%error, "storage sync failed");
+                }
+                let mut gate = lock();
+                gate.waiting -= 1;
+                gate.running = false;
+                gate.finished = number;
+                gate.last = result.clone();
+                drop(gate);
+                shared.gate_done.notify_all();
+                return result;
+            }
+            gate = shared
+                .gate_done
+                .wait(gate)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
     /// Current counters.
     pub fn stats(&self) -> GroupCommitStats {
         let free = self.shared.slots.available_permits();
+        let blocking = self
+            .shared
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .waiting;
         GroupCommitStats {
             syncs: self.shared.counters.syncs.load(Ordering::Relaxed),
             failed_syncs: self.shared.counters.failed_syncs.load(Ordering::Relaxed),
-            waiting: if self.shared.slots.is_closed() {
-                0
-            } else {
-                self.shared.max_waiters.saturating_sub(free)
-            },
+            waiting: blocking
+                + if self.shared.slots.is_closed() {
+                    0
+                } else {
+                    self.shared.max_waiters.saturating_sub(free)
+                },
         }
     }
 
@@ -265,6 +344,33 @@ impl GroupCommit {
             .await
             .map_err(|_| StorageError::Closed)?;
         answer.await.map_err(|_| StorageError::Closed)?
+    }
+}
+
+/// The syncs of [`GroupCommit::durable_blocking`]: numbered in the order they start.
+#[derive(Debug)]
+struct Gate {
+    /// Syncs started so far.
+    started: u64,
+    /// The number of the last sync that finished (they run one at a time, so in order).
+    finished: u64,
+    /// Whether a sync runs now (its number is `started`).
+    running: bool,
+    /// The result of sync number `finished`.
+    last: Result<(), StorageError>,
+    /// Callers in `durable_blocking` now.
+    waiting: usize,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            started: 0,
+            finished: 0,
+            running: false,
+            last: Ok(()),
+            waiting: 0,
+        }
     }
 }
 
@@ -779,5 +885,54 @@ mod tests {
             Err(StorageError::Io { op: "sync", .. })
         ));
         task.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocking_callers_share_syncs_that_start_after_they_ask() {
+        const CALLERS: usize = 20;
+        let storage = ControlledStorage::new(0);
+        let (gc, task) = GroupCommit::start(storage.clone(), Durability::Always);
+        let call = |gc: &GroupCommit| {
+            let gc = gc.clone();
+            std::thread::spawn(move || gc.durable_blocking())
+        };
+
+        // The first caller starts sync 1, which the gate holds open.
+        let first = call(&gc);
+        until(|| storage.syncs() == 1).await;
+        // Everyone else arrives while sync 1 runs: it must not acknowledge them.
+        let rest: Vec<_> = (0..CALLERS).map(|_| call(&gc)).collect();
+        until(|| gc.stats().waiting == CALLERS + 1).await;
+        storage.release(1);
+        until(|| first.is_finished()).await;
+        first.join().unwrap().unwrap();
+        until(|| storage.syncs() == 2).await;
+        assert!(
+            rest.iter().all(|t| !t.is_finished()),
+            "acknowledged by a sync that began before it asked"
+        );
+
+        // One more sync covers all of them.
+        storage.release(u64::MAX / 2);
+        for caller in rest {
+            caller.join().unwrap().unwrap();
+        }
+        assert_eq!(storage.syncs(), 2);
+        assert_eq!(gc.stats().syncs, 2);
+        assert_eq!(gc.stats().waiting, 0);
+
+        // A failed sync is reported to its callers; the next one is tried afresh.
+        storage.fail.store(true, Ordering::SeqCst);
+        assert!(call(&gc).join().unwrap().is_err());
+        storage.fail.store(false, Ordering::SeqCst);
+        call(&gc).join().unwrap().unwrap();
+
+        let after = gc.clone();
+        gc.shutdown().await.unwrap();
+        task.await.unwrap();
+        assert!(matches!(
+            after.durable_blocking(),
+            Err(StorageError::Closed)
+        ));
     }
 }
