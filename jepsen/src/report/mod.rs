@@ -15,6 +15,7 @@
 //! text that needs no fonts beyond the viewer's `sans-serif` and no network to display.
 
 mod chart;
+pub mod civil;
 mod escape;
 pub mod jsonl;
 mod packing;
