@@ -89,11 +89,15 @@ pub async fn start(
         })
     };
     Ok(Group {
-        description: format!(
-            "kvorum dev --nodes {nodes} --replication {nodes} --fsync always: RESP on \
-             127.0.0.1:{base}..{}, connections spread over the nodes",
-            base + nodes - 1
-        ),
+        description: if nodes == 1 {
+            format!("kvorum dev --nodes 1 --replication 1 --fsync always: RESP on 127.0.0.1:{base}")
+        } else {
+            format!(
+                "kvorum dev --nodes {nodes} --replication {nodes} --fsync always: RESP on \
+                 127.0.0.1:{base}..{}, connections spread over the nodes",
+                base + nodes - 1
+            )
+        },
         servers,
         contenders: contenders
             .iter()
