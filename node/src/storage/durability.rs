@@ -141,6 +141,26 @@ struct Counters {
     sync_latency: crate::metrics::Histogram,
 }
 
+impl Counters {
+    /// Runs one sync of `storage` on this thread, timed and counted (and a failure logged): the
+    /// one way both the flusher task and [`GroupCommit::durable_blocking`] sync.
+    fn sync(&self, storage: &dyn Storage) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
+        let result = storage.sync();
+        self.count(started.elapsed(), &result);
+        result
+    }
+
+    fn count(&self, took: Duration, result: &Result<(), StorageError>) {
+        self.sync_latency.record(took);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = result {
+            self.failed_syncs.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "storage sync failed");
+        }
+    }
+}
+
 struct Shared {
     mode: Durability,
     /// The store [`GroupCommit::durable_blocking`] syncs from its caller's thread.
@@ -281,15 +301,7 @@ impl GroupCommit {
                 gate.started += 1;
                 let number = gate.started;
                 drop(gate);
-                let started = std::time::Instant::now();
-                let result = shared.storage.sync();
-                let counters = &shared.counters;
-                counters.sync_latency.record(started.elapsed());
-                counters.syncs.fetch_add(1, Ordering::Relaxed);
-                if let Err(error) = &result {
-                    counters.failed_syncs.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(%error, "storage sync failed");
-                }
+                let result = shared.counters.sync(shared.storage.as_ref());
                 let mut gate = lock();
                 gate.waiting -= 1;
                 gate.running = false;
@@ -506,22 +518,18 @@ impl Flusher {
     }
 
     async fn sync_once(&self) -> Result<(), StorageError> {
-        let storage = Arc::clone(&self.storage);
-        let started = std::time::Instant::now();
-        let result = match tokio::task::spawn_blocking(move || storage.sync()).await {
+        let (storage, counters) = (Arc::clone(&self.storage), Arc::clone(&self.counters));
+        match tokio::task::spawn_blocking(move || counters.sync(storage.as_ref())).await {
             Ok(result) => result,
-            Err(join_error) => Err(StorageError::Background {
-                task: FLUSHER_TASK,
-                message: join_error.to_string(),
-            }),
-        };
-        self.counters.sync_latency.record(started.elapsed());
-        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = &result {
-            self.counters.failed_syncs.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(%error, "storage sync failed");
+            Err(join_error) => {
+                let error = StorageError::Background {
+                    task: FLUSHER_TASK,
+                    message: join_error.to_string(),
+                };
+                self.counters.count(Duration::ZERO, &Err(error.clone()));
+                Err(error)
+            }
         }
-        result
     }
 }
 
