@@ -88,23 +88,33 @@ pub fn cdf_x(q: f64) -> f64 {
     -(1.0 - q.min(1.0 - 1e-9)).log10()
 }
 
-pub fn latency_cdf(results: &[RunResult], colors: &[usize]) -> Chart {
-    let series: Vec<Series> = results
+/// One solid line per result, in its colour, through the points `points` picks from it.
+fn solid_lines(
+    results: &[RunResult],
+    colors: &[usize],
+    points: impl Fn(&RunResult) -> Vec<(f64, f64)>,
+) -> Vec<Series> {
+    results
         .iter()
         .enumerate()
         .map(|(i, r)| Series {
             label: label(results, i),
             color: colors.get(i).copied().unwrap_or(i),
             dashed: false,
-            // The maximum (fraction 1) has no place on this axis; the tables show it.
-            points: r
-                .cdf
-                .iter()
-                .filter(|(q, _)| *q < 1.0)
-                .map(|(q, ms)| (cdf_x(*q), *ms))
-                .collect(),
+            points: points(r),
         })
-        .collect();
+        .collect()
+}
+
+pub fn latency_cdf(results: &[RunResult], colors: &[usize]) -> Chart {
+    let series = solid_lines(results, colors, |r| {
+        // The maximum (fraction 1) has no place on this axis; the tables show it.
+        r.cdf
+            .iter()
+            .filter(|(q, _)| *q < 1.0)
+            .map(|(q, ms)| (cdf_x(*q), *ms))
+            .collect()
+    });
     let scale = y_scale(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     let ticks = [
         (0.0, "p0"),
@@ -134,20 +144,12 @@ pub fn latency_cdf(results: &[RunResult], colors: &[usize]) -> Chart {
 }
 
 pub fn throughput_over_time(results: &[RunResult], colors: &[usize]) -> Chart {
-    let series = results
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Series {
-            label: label(results, i),
-            color: colors.get(i).copied().unwrap_or(i),
-            dashed: false,
-            points: r
-                .series
-                .iter()
-                .map(|s| (s.t as f64 + 0.5, s.ops as f64))
-                .collect(),
-        })
-        .collect();
+    let series = solid_lines(results, colors, |r| {
+        r.series
+            .iter()
+            .map(|s| (s.t as f64 + 0.5, s.ops as f64))
+            .collect()
+    });
     Chart {
         title: "Throughput over time".into(),
         subtitle: "successful operations completed in each second".into(),
