@@ -146,21 +146,24 @@ impl FrameReader {
         }
     }
 
-    /// The bytes the buffered frame needs in all (prefix included), once its prefix is in.
-    fn expected(&self) -> Option<usize> {
+    /// The body length the buffered frame's prefix announces, once the prefix is in.
+    fn announced(&self) -> Option<u32> {
         let prefix: [u8; LENGTH_PREFIX_BYTES] =
             self.buf.get(..LENGTH_PREFIX_BYTES)?.try_into().ok()?;
-        Some(LENGTH_PREFIX_BYTES + u32::from_be_bytes(prefix) as usize)
+        Some(u32::from_be_bytes(prefix))
+    }
+
+    /// The bytes the buffered frame needs in all (prefix included), once its prefix is in.
+    fn expected(&self) -> Option<usize> {
+        Some(LENGTH_PREFIX_BYTES + self.announced()? as usize)
     }
 
     /// Takes the body of the first buffered frame if it is complete; makes room for it if not.
     fn next_body(&mut self) -> Result<Option<BytesMut>, FrameError> {
-        let Some(prefix) = self.buf.get(..LENGTH_PREFIX_BYTES) else {
+        let Some(announced) = self.announced() else {
             return Ok(None);
         };
-        let mut len_bytes = [0u8; LENGTH_PREFIX_BYTES];
-        len_bytes.copy_from_slice(prefix);
-        let len = check_frame_len(u64::from(u32::from_be_bytes(len_bytes)), self.max)?;
+        let len = check_frame_len(u64::from(announced), self.max)?;
         let total = LENGTH_PREFIX_BYTES + len;
         if self.buf.len() < total {
             self.buf.reserve(total - self.buf.len());
