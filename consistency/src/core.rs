@@ -240,9 +240,9 @@ impl Core {
                 self.coordinator.hlc_mut().observe(ts);
             }
         }
-        if !self
+        if let Some(result) = self
             .coordinator
-            .handle_storage(&mut self.out, now, token, result.clone())
+            .handle_storage(&mut self.out, now, token, result)
         {
             let durable = self.config.durable_writes;
             self.replica

@@ -76,7 +76,7 @@ impl Hlc {
 
 /// The next timestamp after `ts`; the logical counter overflowing carries into the physical part
 /// rather than wrapping.
-fn successor(ts: Timestamp) -> Timestamp {
+pub(crate) fn successor(ts: Timestamp) -> Timestamp {
     match ts.logical.checked_add(1) {
         Some(logical) => Timestamp {
             physical_ms: ts.physical_ms,

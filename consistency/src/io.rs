@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use kvorum_ring::{NodeId, PartitionId};
 
-use crate::hlc::Timestamp;
+use crate::hlc::{self, Timestamp};
 use crate::message::{Key, Message, Reply, RequestId};
 use crate::object::Object;
 use crate::op::{self, Applied, Op, OpError, Outcome};
@@ -94,8 +94,9 @@ impl Mutation {
                 op,
                 default_ttl_ms,
             } => {
-                let mut applied = op::apply(op, current, *node, *ts)?;
-                op::default_ttl(&mut applied, *ts, *default_ttl_ms);
+                let ts = after_versions(*ts, current);
+                let mut applied = op::apply(op, current, *node, ts)?;
+                op::default_ttl(&mut applied, ts, *default_ttl_ms);
                 Ok(applied)
             }
             Mutation::Merge(other) => {
@@ -114,12 +115,26 @@ impl Mutation {
                 default_ttl_ms,
             } => {
                 let known = current.merge(seen);
-                let mut applied = op::apply(op, &known, *node, *ts)?;
-                op::default_ttl(&mut applied, *ts, *default_ttl_ms);
+                let ts = after_versions(*ts, &known);
+                let mut applied = op::apply(op, &known, *node, ts)?;
+                op::default_ttl(&mut applied, ts, *default_ttl_ms);
                 applied.changed |= known != *current;
                 Ok(applied)
             }
         }
+    }
+}
+
+/// The timestamp a write over `known` gets: `ts`, or the successor of the newest version in
+/// `known` if that is not older. The coordinator mints `ts` from its clock, which has observed
+/// what it read; a write that did not read first (an `eventual` write, or a `quorum` write that
+/// learns from this replica alone, which reads in the same step) may hold a clock behind a
+/// version stored here. Either way the new version orders after everything it supersedes, and
+/// the coordinator's clock observes it when the storage reports the new state.
+fn after_versions(ts: Timestamp, known: &Object) -> Timestamp {
+    match known.max_timestamp() {
+        Some(newest) if newest >= ts => hlc::successor(newest),
+        _ => ts,
     }
 }
 

@@ -24,6 +24,8 @@ struct Cluster {
     inbox: VecDeque<(NodeId, NodeId, Message)>,
     replies: BTreeMap<(NodeId, u64), Reply>,
     writes_applied: usize,
+    /// Storage reads run, on every node.
+    storage_reads: usize,
     now: Now,
 }
 
@@ -65,6 +67,7 @@ impl Cluster {
             inbox: VecDeque::new(),
             replies: BTreeMap::new(),
             writes_applied: 0,
+            storage_reads: 0,
             now: Now {
                 mono_ms: 0,
                 wall_ms: 1_000,
@@ -86,6 +89,27 @@ impl Cluster {
         for core in self.cores.values_mut() {
             core.set_reachable(node, true);
         }
+    }
+
+    /// Replaces a node's core with a fresh one, as a restart does (its clock starts over; its
+    /// storage is kept).
+    fn restart(&mut self, node: NodeId, n: usize) {
+        let ids: Vec<NodeId> = self.cores.keys().copied().collect();
+        let layout = Layout::initial(&ids, 6, 3).unwrap();
+        let config = CoreConfig {
+            node,
+            replication: n,
+            first_op_id: 1_000,
+            durable_writes: true,
+        };
+        let mut core = Core::new(config, layout);
+        for &peer in ids
+            .iter()
+            .filter(|&&p| p != node && !self.down.contains(&p))
+        {
+            core.set_reachable(peer, true);
+        }
+        self.cores.insert(node, core);
     }
 
     fn stored(&self, node: u64, key: &str) -> Option<Object> {
@@ -181,7 +205,10 @@ impl Cluster {
                 progressed = true;
                 let store = self.stores.get_mut(&id).unwrap();
                 let result = match req.op {
-                    StorageOp::Read => StorageResult::Read(store.get(&req.key.key).cloned()),
+                    StorageOp::Read => {
+                        self.storage_reads += 1;
+                        StorageResult::Read(store.get(&req.key.key).cloned())
+                    }
                     StorageOp::Apply(m) => match m.apply(store.get(&req.key.key)) {
                         Ok(applied) => {
                             if applied.changed {
@@ -673,6 +700,55 @@ fn a_quorum_write_supersedes_an_earlier_write_it_never_held_even_with_a_slower_c
     c.revive(NodeId(1));
     assert_eq!(
         value(&c.request(NodeId(1), 3, "k", Command::Get, Preset::All)).unwrap(),
+        "b"
+    );
+}
+
+#[test]
+fn a_quorum_write_on_a_single_replica_learns_in_its_own_storage_step() {
+    // N = 1: the only copy to learn from is the coordinator's, so the write is applied over it
+    // in one storage step (no separate read) and still supersedes what was there.
+    let mut c = Cluster::new(1, 1);
+    for preset in [Preset::Quorum, Preset::Strong] {
+        c.request(NodeId(1), 1, "k", put("a"), preset);
+        assert_eq!(
+            c.request(NodeId(1), 2, "k", put_get("b"), preset),
+            replaced("a")
+        );
+    }
+    assert_eq!(c.storage_reads, 0, "no learning read");
+    assert_eq!(
+        value(&c.request(NodeId(1), 3, "k", Command::Get, Preset::Quorum)).unwrap(),
+        "b"
+    );
+    assert_eq!(
+        c.stored(1, "k").unwrap().siblings().len(),
+        1,
+        "no siblings left"
+    );
+}
+
+#[test]
+fn a_write_without_a_learning_read_still_orders_after_the_stored_versions() {
+    // A version written under a clock far ahead; then the node restarts with its clock far
+    // behind. Its next write (which learns in the storage step, N = 1) must get a later
+    // timestamp than the stored version, and the clock must observe it.
+    let mut c = Cluster::new(1, 1);
+    c.now.wall_ms = 1_000_000;
+    c.request(NodeId(1), 1, "k", put("a"), Preset::Quorum);
+    let before = c.stored(1, "k").unwrap().max_timestamp().unwrap();
+    c.restart(NodeId(1), 1);
+    c.now.wall_ms = 1_000;
+    for (id, preset) in [(2, Preset::Quorum), (3, Preset::One)] {
+        c.request(NodeId(1), id, "k", put("b"), preset);
+        let after = c.stored(1, "k").unwrap().max_timestamp().unwrap();
+        assert!(
+            after > before,
+            "{preset:?}: {after:?} must order after {before:?}"
+        );
+    }
+    assert_eq!(
+        value(&c.request(NodeId(1), 4, "k", Command::Get, Preset::Quorum)).unwrap(),
         "b"
     );
 }

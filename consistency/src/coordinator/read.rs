@@ -135,9 +135,10 @@ impl Coordinator {
             .filter(|(_, copy)| copy.as_ref() != merged.as_ref())
             .map(|(&n, _)| n)
             .collect();
-        match merged.clone() {
+        match merged {
             Some(object) if *strong && !stale.is_empty() && !skip_write_back => {
                 // ABD: the value returned must be on a majority before anyone sees it.
+                let object = object.clone();
                 let holders = answers.len() - stale.len();
                 *write_back = Some(WriteBack {
                     object: object.clone(),
@@ -164,13 +165,23 @@ impl Coordinator {
                 }
                 self.check_write_back(out, op);
             }
-            merged => {
-                let answer = Reply::Value(merged);
+            _ => {
+                // Once every replica answered the same, nothing will need the merge again: the
+                // reply takes it rather than a copy.
+                let done = pending.is_empty();
+                let agreed = stale.is_empty();
+                let value = if done && agreed {
+                    merged.take()
+                } else {
+                    merged.clone()
+                };
                 if let Some(origin) = operation.origin.take() {
-                    reply(out, &mut self.forwarded, origin, answer);
+                    reply(out, &mut self.forwarded, origin, Reply::Value(value));
                 }
-                if pending.is_empty() {
-                    self.repair(out, op);
+                if done {
+                    if !agreed {
+                        self.repair(out, op);
+                    }
                     self.ops.remove(&op);
                 }
             }

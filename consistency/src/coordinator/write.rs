@@ -142,7 +142,7 @@ impl Coordinator {
             needed,
             origin,
             ..
-        }) = self.ops.get(&op)
+        }) = self.ops.get(&op).map(Box::as_ref)
         else {
             return;
         };
@@ -183,7 +183,7 @@ impl Coordinator {
                     ..
                 },
             ..
-        }) = self.ops.get(&op)
+        }) = self.ops.get(&op).map(Box::as_ref)
         else {
             return;
         };
@@ -255,7 +255,7 @@ impl Coordinator {
         let deadline_ms = now.mono_ms.saturating_add(timeout_ms);
         self.ops.insert(
             op,
-            Operation {
+            Box::new(Operation {
                 origin: Some(origin),
                 deadline_ms,
                 needed: 1,
@@ -263,7 +263,7 @@ impl Coordinator {
                 partition,
                 default_ttl_ms: None,
                 kind,
-            },
+            }),
         );
     }
 }
