@@ -18,7 +18,7 @@
 //! - [`antientropy`]: the per-partition hash trees replicas compare, and the messages of an
 //!   exchange.
 //! - [`catalog`]: the namespace catalog (cluster metadata) and its merge rule.
-//! - [`message`]: client requests and replies, and the peer messages (protocol version 5).
+//! - [`message`]: client requests and replies, and the peer messages (protocol version 6).
 //! - [`io`]: what the state machines ask the driver to do, and what the driver reports back.
 //! - [`Core`] (`core.rs`): one node's state machine, built from the coordinator
 //!   (`coordinator/`: runs a client request across replicas) and the replica (`replica.rs`:

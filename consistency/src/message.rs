@@ -1,6 +1,7 @@
-//! Requests, replies and the peer messages of protocol version 5 (version 3 added
+//! Requests, replies and the peer messages of protocol version 6 (version 3 added
 //! [`Message::Catalog`], version 4 a request's own replication factor and default TTL, [`Request::n`]
-//! and [`Request::default_ttl_ms`], version 5 anti-entropy's [`Message::Ae`]).
+//! and [`Request::default_ttl_ms`], version 5 anti-entropy's [`Message::Ae`], version 6 writes
+//! them compactly: structs as arrays of their fields, not maps of field names).
 //!
 //! Peer messages are carried by the node's transport inside frames that start with a protocol
 //! version byte ([`PEER_PROTOCOL_VERSION`]); these types are that version's schema. A message only
@@ -17,7 +18,7 @@ use crate::object::{Kind, Object};
 use crate::op::{Op, OpError, Outcome};
 
 /// The peer protocol version these message types describe.
-pub const PEER_PROTOCOL_VERSION: u8 = 5;
+pub const PEER_PROTOCOL_VERSION: u8 = 6;
 
 /// Names one operation of the node that sent a message; unique per node while it runs.
 pub type OpId = u64;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! +----------------------+-----------------+-------------------------------+
-//! | length: u32, BE      | version: u8 = 1 | rmp-serde payload (struct map) |
+//! | length: u32, BE      | version: u8 = 1 | rmp-serde payload             |
 //! +----------------------+-----------------+-------------------------------+
 //!                        |<------------- body: `length` bytes ------------>|
 //! ```
@@ -10,9 +10,13 @@
 //! The length counts the body (version byte included) and is checked against the configured
 //! maximum *before* anything is allocated, so a hostile or broken peer cannot make us reserve
 //! memory it never sends. The version byte lets a later build change the envelope while still
-//! recognising (and refusing with a clear error) frames from an older or newer one. Payloads use
-//! rmp-serde's named (struct-map) encoding so that adding an optional field to a message stays
-//! readable by the other side during a rolling upgrade.
+//! recognising (and refusing with a clear error) frames from an older or newer one. A payload is
+//! written one of two ways ([`Payload`]): *named* (structs as maps of field names), so that a
+//! field added with `#[serde(default)]` stays readable by an older reader — the native client
+//! protocol's choice — or *compact* (structs as arrays), about half the bytes and half the
+//! decoding work — the peer protocol's choice, since peers of different schema versions refuse
+//! each other at the handshake and field names would buy nothing there. [`decode_frame_body`]
+//! reads both.
 //!
 //! The pure functions ([`encode_frame`], [`decode_frame_body`], [`check_frame_len`]) hold all the
 //! rules and are tested without sockets; [`write_frame`] and [`read_frame`] only move bytes.
@@ -41,9 +45,32 @@ pub fn check_frame_len(len: u64, max: usize) -> Result<usize, FrameError> {
     }
 }
 
-/// Encodes `msg` as one complete frame (length prefix, version byte, payload).
+/// How a frame's payload is written (see the module header). Both are read by
+/// [`decode_frame_body`]: serde's derived types accept a struct as a map or as an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Structs as maps of field names (the native client protocol).
+    Named,
+    /// Structs as arrays of their fields, in declaration order (the peer protocol).
+    Compact,
+}
+
+/// Encodes `msg` as one complete frame (length prefix, version byte, named payload).
 pub fn encode_frame<M: Serialize>(msg: &M, max: usize) -> Result<Bytes, FrameError> {
-    let payload = rmp_serde::to_vec_named(msg).map_err(|source| FrameError::Encode { source })?;
+    encode_frame_as(msg, max, Payload::Named)
+}
+
+/// Encodes `msg` as one complete frame with its payload written as `encoding` says.
+pub fn encode_frame_as<M: Serialize>(
+    msg: &M,
+    max: usize,
+    encoding: Payload,
+) -> Result<Bytes, FrameError> {
+    let payload = match encoding {
+        Payload::Named => rmp_serde::to_vec_named(msg),
+        Payload::Compact => rmp_serde::to_vec(msg),
+    }
+    .map_err(|source| FrameError::Encode { source })?;
     let body_len = payload.len() as u64 + 1;
     check_frame_len(body_len, max)?;
     let prefix =
@@ -268,6 +295,28 @@ mod tests {
 
     fn body_of(frame: &[u8]) -> &[u8] {
         frame.get(LENGTH_PREFIX_BYTES..).unwrap()
+    }
+
+    #[test]
+    fn a_compact_payload_is_smaller_and_reads_back_like_a_named_one() {
+        let named = encode_frame(&sample(), DEFAULT_MAX_FRAME_BYTES).unwrap();
+        let compact =
+            encode_frame_as(&sample(), DEFAULT_MAX_FRAME_BYTES, Payload::Compact).unwrap();
+        assert!(
+            compact.len() < named.len(),
+            "{} vs {}",
+            compact.len(),
+            named.len()
+        );
+        assert_eq!(compact[4], FRAME_VERSION);
+        for frame in [&named, &compact] {
+            let back: Msg = decode_frame_body(body_of(frame)).unwrap();
+            assert_eq!(back, sample());
+        }
+        // A compact payload with a field missing is refused, not misread.
+        let short =
+            encode_frame_as(&(7u64, "k"), DEFAULT_MAX_FRAME_BYTES, Payload::Compact).unwrap();
+        assert!(decode_frame_body::<Msg>(body_of(&short)).is_err());
     }
 
     #[test]

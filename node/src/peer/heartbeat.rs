@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 
 use super::connector::PeerSlot;
 use super::error::FrameError;
-use super::frame::{decode_frame_body, encode_frame, LENGTH_PREFIX_BYTES};
+use super::frame::{decode_frame_body, encode_frame_as, Payload, LENGTH_PREFIX_BYTES};
 
 /// Largest datagram sent or decoded. A heartbeat is about 20 bytes.
 pub(super) const MAX_DATAGRAM_BYTES: usize = 256;
@@ -52,7 +52,7 @@ pub(super) enum Datagram {
 /// Encodes one datagram.
 pub(super) fn encode_datagram(datagram: &Datagram) -> Result<Bytes, FrameError> {
     // Stream frame minus the length prefix: same version byte, same payload encoding.
-    let frame = encode_frame(datagram, MAX_DATAGRAM_BYTES)?;
+    let frame = encode_frame_as(datagram, MAX_DATAGRAM_BYTES, Payload::Compact)?;
     Ok(frame.slice(LENGTH_PREFIX_BYTES..))
 }
 

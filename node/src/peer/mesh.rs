@@ -44,7 +44,7 @@ use super::config::PeerConfig;
 use super::connector::{run_connector, DialSettings, PeerSlot};
 use super::detector::DetectorConfig;
 use super::error::{PeerError, SendError};
-use super::frame::encode_frame;
+use super::frame::{encode_frame_as, Payload};
 use super::stop::Stop;
 use super::tls::{self, ClientCerts, PEER_ALPN};
 
@@ -295,7 +295,7 @@ where
         if !slot.is_connected() {
             return Err(SendError::NotConnected { peer: to });
         }
-        let frame = encode_frame(msg, self.inner.shared.max_frame_bytes)
+        let frame = encode_frame_as(msg, self.inner.shared.max_frame_bytes, Payload::Compact)
             .map_err(|source| SendError::Frame { peer: to, source })?;
         slot.try_send(frame)
     }

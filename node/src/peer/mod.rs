@@ -24,16 +24,18 @@
 //!
 //! # Wire format
 //!
-//! QUIC with ALPN `kvorum-peer/5` ([`PEER_ALPN`], numbered by the message schema version). The dialer opens one bidirectional stream per
+//! QUIC with ALPN `kvorum-peer/6` ([`PEER_ALPN`], numbered by the message schema version). The dialer opens one bidirectional stream per
 //! connection; each side first sends a `Hello { node_id }` frame, then the dialer sends its
 //! messages on that stream, one frame each, in order. A frame is
-//! `[u32 big-endian body length][body]` with body `[version byte = 1][rmp-serde named encoding]`.
+//! `[u32 big-endian body length][body]` with body `[version byte = 1][rmp-serde payload]`: the
+//! messages compact (structs as arrays; the ALPN already pins the schema), the two handshake
+//! frames named (structs as maps).
 //! A body longer than `max_frame_bytes` (default 64 MiB) is refused before it is read; an unknown
 //! version byte or an undecodable payload is an error. Any frame error closes the connection
 //! with an application close code; nothing in the process panics.
 //!
 //! Besides the stream, the dialer sends a heartbeat every `heartbeat_interval_ms` as a QUIC
-//! DATAGRAM on the same connection: `[version byte = 1][rmp-serde named encoding of
+//! DATAGRAM on the same connection: `[version byte = 1][rmp-serde compact encoding of
 //! Datagram::Heartbeat { seq }]` (no length prefix; at most 256 bytes). Heartbeats are mesh
 //! internal and never reach the node's receiver. They travel outside the stream so that neither
 //! a long send queue nor a receiver applying backpressure delays them (see `heartbeat`). A

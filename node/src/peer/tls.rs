@@ -39,7 +39,7 @@ use super::heartbeat::{DATAGRAM_RECEIVE_BUFFER_BYTES, MAX_DATAGRAM_BYTES};
 /// The number is the peer message schema's version
 /// ([`kvorum_consistency::message::PEER_PROTOCOL_VERSION`]): nodes of builds that speak different
 /// message schemas refuse each other at the handshake instead of failing on every message.
-pub const PEER_ALPN: &[u8] = b"kvorum-peer/5";
+pub const PEER_ALPN: &[u8] = b"kvorum-peer/6";
 
 #[cfg(test)]
 mod alpn_tests {
