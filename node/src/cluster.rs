@@ -45,6 +45,8 @@ pub struct ClusterPlan {
     pub request_timeout_ms: u64,
     /// The password every RESP connection must give, if any.
     pub requirepass: Option<String>,
+    /// Every node's `runtime.worker_threads` (0: the node picks from its cores).
+    pub runtime_threads: usize,
 }
 
 /// Why a cluster's configuration was not written. Wrapped errors are the `source`, not part of
@@ -159,6 +161,7 @@ impl ClusterPlan {
             storage_engine: StorageEngine::default(),
             request_timeout_ms: 2_000,
             requirepass: None,
+            runtime_threads: 0,
         })
     }
 
@@ -202,6 +205,9 @@ impl ClusterPlan {
             namespaces: Default::default(),
             native: Default::default(),
             antientropy: Default::default(),
+            runtime: crate::config::RuntimeConfig {
+                worker_threads: self.runtime_threads,
+            },
             // HTTP admin on the node's host at the RESP port + 3000 (DESIGN.md §8): `kvorum dev`
             // node i gets 127.0.0.1:base+3000+i, `cluster-config` <host>:9379 by default.
             admin: crate::config::AdminConfig {

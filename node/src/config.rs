@@ -79,6 +79,38 @@ pub struct NodeConfig {
     /// Anti-entropy: replica comparison, repair and tombstone purge (docs/OPERATIONS.md).
     #[serde(default)]
     pub antientropy: AntiEntropyConfig,
+    /// The node's async runtime: how many threads serve connections and the driver.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+}
+
+/// The async runtime runs the client and peer connections and the replication driver; storage
+/// runs on threads of its own (see `limits.max_storage_tasks`). Nodes that share a machine
+/// (`kvorum dev`, containers) should share its cores rather than each start a thread per core
+/// (docs/BENCHMARKS.md, "Runtime threads").
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Threads of the async runtime; 0 (the default) starts one per core.
+    pub worker_threads: usize,
+}
+
+/// The most runtime threads a config may ask for.
+pub const MAX_RUNTIME_THREADS: usize = 1024;
+
+impl RuntimeConfig {
+    /// The number of runtime threads to start.
+    pub fn threads(&self) -> usize {
+        match self.worker_threads {
+            0 => available_cores(),
+            n => n,
+        }
+    }
+}
+
+/// The cores this process may run on (1 if that cannot be known).
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Anti-entropy settings.
@@ -559,6 +591,15 @@ impl NodeConfig {
         if let Err(e) = self.durability() {
             return invalid("fsync", e);
         }
+        if self.runtime.worker_threads > MAX_RUNTIME_THREADS {
+            return invalid(
+                "runtime.worker_threads",
+                format!(
+                    "must be at most {MAX_RUNTIME_THREADS} (0: one per core), got {}",
+                    self.runtime.worker_threads
+                ),
+            );
+        }
         let engine_max = crate::storage::engine::max_user_key_bytes(self.storage_engine);
         if self.limits.max_key_bytes > engine_max {
             return invalid(
@@ -938,6 +979,18 @@ node_dir = "tls/n1"
             .unwrap_err();
             assert!(err.to_string().contains(field), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn runtime_threads_are_read_checked_and_default_to_one_per_core() {
+        let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        assert_eq!(c.runtime.worker_threads, 0);
+        assert_eq!(c.runtime.threads(), available_cores());
+        let text = format!("replication_factor = 1\n{MINIMAL}\n[runtime]\nworker_threads = 3\n");
+        assert_eq!(load(&text).unwrap().runtime.threads(), 3);
+        let text = format!("replication_factor = 1\n{MINIMAL}\n[runtime]\nworker_threads = 5000\n");
+        let err = load(&text).unwrap_err();
+        assert!(err.to_string().contains("runtime.worker_threads"), "{err}");
     }
 
     /// Every field a config can hold (each section's, by name) has a row in docs/CONFIG.md.

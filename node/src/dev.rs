@@ -9,6 +9,9 @@
 //!
 //! Ports, from the base port `p`: node `i` (from 0) serves RESP on `p+i`, QUIC on `p+1000+i`
 //! (the HTTP admin port `p+3000+i` is reserved).
+//!
+//! The nodes share this machine, so each gets its share of its cores as runtime threads
+//! ([`runtime_threads_per_node`], written as `runtime.worker_threads`) rather than one per core.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -21,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::process::{Child, Command};
 
 use crate::cluster::{self, ClusterPlan};
-use crate::config::StorageEngine;
+use crate::config::{self, StorageEngine};
 
 #[derive(clap::Args)]
 pub struct DevArgs {
@@ -152,9 +155,17 @@ fn prepare(dir: &Path, args: &DevArgs) -> anyhow::Result<Vec<(u64, PathBuf)>> {
     plan.fsync = args.fsync.clone();
     plan.storage_engine = args.engine.unwrap_or_default();
     plan.requirepass = args.requirepass.clone();
+    plan.runtime_threads =
+        runtime_threads_per_node(config::available_cores(), usize::from(args.nodes));
     let configs = cluster::write(dir, &plan, HEADER)?;
     std::fs::write(&marker, toml::to_string(&wanted)?)?;
     Ok(configs)
+}
+
+/// Runtime threads of each node of a local cluster of `nodes` on `cores` cores: the cores
+/// shared out, at least one each (docs/BENCHMARKS.md, "Runtime threads").
+pub fn runtime_threads_per_node(cores: usize, nodes: usize) -> usize {
+    (cores / nodes.max(1)).max(1)
 }
 
 fn print_banner(dir: &Path, args: &DevArgs, nodes: &[DevNode]) {
@@ -235,6 +246,23 @@ fn signal(pid: u32, sig: Signal) {
     if let Ok(pid) = i32::try_from(pid) {
         if let Err(e) = nix::sys::signal::kill(Pid::from_raw(pid), sig) {
             tracing::warn!(pid, error = %e, "cannot signal node");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_threads_per_node;
+
+    #[test]
+    fn nodes_on_one_machine_share_its_runtime_threads() {
+        // (cores, nodes, threads per node)
+        for (cores, nodes, threads) in [(2, 1, 2), (2, 3, 1), (8, 1, 8), (8, 3, 2), (16, 3, 5)] {
+            assert_eq!(
+                runtime_threads_per_node(cores, nodes),
+                threads,
+                "{cores} cores, {nodes} nodes"
+            );
         }
     }
 }

@@ -49,20 +49,13 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         // Writes files and exits: no runtime needed.
         Cmd::ClusterConfig(args) => cluster::run(args),
-        command => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")
-            .and_then(|runtime| {
-                runtime.block_on(async {
-                    match command {
-                        Cmd::Server { config } => run_server(config).await,
-                        Cmd::Dev(args) => dev::run(args).await,
-                        Cmd::Admin(args) => admin_cli::run(args).await,
-                        Cmd::ClusterConfig(args) => cluster::run(args),
-                    }
-                })
-            }),
+        // The config says how many runtime threads to start, so it is read first.
+        Cmd::Server { config } => config::NodeConfig::load(&config)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| runtime(config.runtime.threads())?.block_on(run_server(config))),
+        // The supervisor of `kvorum dev` and the admin client do little work of their own.
+        Cmd::Dev(args) => runtime(1).and_then(|rt| rt.block_on(dev::run(args))),
+        Cmd::Admin(args) => runtime(1).and_then(|rt| rt.block_on(admin_cli::run(args))),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -73,8 +66,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run_server(path: PathBuf) -> anyhow::Result<()> {
-    let config = config::NodeConfig::load(&path)?;
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+async fn run_server(config: config::NodeConfig) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         if let Err(e) = kvorum_node::stop_signal().await {

@@ -115,6 +115,7 @@ impl TestCluster {
                 namespaces: Default::default(),
                 native: Default::default(),
                 antientropy: Default::default(),
+                runtime: Default::default(),
                 hints: kvorum_node::config::HintsConfig {
                     handoff_interval_ms: 200,
                     ..Default::default()
