@@ -13,10 +13,10 @@
 //! recognising (and refusing with a clear error) frames from an older or newer one. A payload is
 //! written one of two ways ([`Payload`]): *named* (structs as maps of field names), so that a
 //! field added with `#[serde(default)]` stays readable by an older reader — the native client
-//! protocol's choice — or *compact* (structs as arrays), about half the bytes and half the
-//! decoding work — the peer protocol's choice, since peers of different schema versions refuse
-//! each other at the handshake and field names would buy nothing there. [`decode_frame_body`]
-//! reads both.
+//! protocol's choice — or *compact* (structs as arrays), fewer bytes and less than half the
+//! decoding work (docs/BENCHMARKS.md, "Third round") — the peer protocol's choice, since peers
+//! of different schema versions refuse each other at the handshake and field names would buy
+//! nothing there. [`decode_frame_body`] reads both.
 //!
 //! The pure functions ([`encode_frame`], [`decode_frame_body`], [`check_frame_len`]) hold all the
 //! rules and are tested without sockets; [`write_frame`] and [`read_frame`] only move bytes.
