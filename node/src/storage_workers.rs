@@ -269,6 +269,23 @@ mod tests {
         }
     }
 
+    /// What the tests' storage answers: nothing stored for a read, a change for anything else.
+    fn answer(request: &StorageRequest) -> StorageResult {
+        match request.op {
+            StorageOp::Read => StorageResult::Read(None),
+            _ => StorageResult::Applied {
+                current: kvorum_consistency::Object::default(),
+                changed: true,
+                outcome: kvorum_consistency::Outcome::Done,
+            },
+        }
+    }
+
+    /// A write (a merge of an empty object).
+    fn write() -> StorageOp {
+        StorageOp::Apply(Mutation::Merge(kvorum_consistency::Object::default()))
+    }
+
     /// Every job is answered exactly once, writes only after a sync, and many writes share
     /// few syncs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,24 +298,16 @@ mod tests {
             let runs = runs.clone();
             Arc::new(move |request: &StorageRequest, _now| {
                 runs.fetch_add(1, Ordering::SeqCst);
-                match request.op {
-                    StorageOp::Read => StorageResult::Read(None),
-                    _ => StorageResult::Applied {
-                        current: kvorum_consistency::Object::default(),
-                        changed: true,
-                        outcome: kvorum_consistency::Outcome::Done,
-                    },
-                }
+                answer(request)
             })
         };
         let (tx, mut rx) = mpsc::channel(4);
         let mut workers = StorageWorkers::start(3, execute, commit.clone(), tx).unwrap();
-        let merge = || StorageOp::Apply(Mutation::Merge(kvorum_consistency::Object::default()));
         for chunk in (0..JOBS).collect::<Vec<_>>().chunks(100) {
             workers.submit(
                 chunk
                     .iter()
-                    .map(|&t| job(t, if t % 2 == 0 { StorageOp::Read } else { merge() })),
+                    .map(|&t| job(t, if t % 2 == 0 { StorageOp::Read } else { write() })),
             );
         }
         let mut seen = std::collections::HashSet::new();
@@ -326,26 +335,13 @@ mod tests {
     async fn a_failed_sync_fails_the_writes_of_its_batch() {
         let storage = Arc::new(MemStorage::new());
         let (commit, task) = GroupCommit::start(storage.clone(), Durability::Always);
-        let execute: Arc<Execute> = Arc::new(|request: &StorageRequest, _now| match request.op {
-            StorageOp::Read => StorageResult::Read(None),
-            _ => StorageResult::Applied {
-                current: kvorum_consistency::Object::default(),
-                changed: true,
-                outcome: kvorum_consistency::Outcome::Done,
-            },
-        });
+        let execute: Arc<Execute> = Arc::new(|request: &StorageRequest, _now| answer(request));
         let (tx, mut rx) = mpsc::channel(4);
         // Shut the committer down first: every sync request then fails with `Closed`.
         commit.clone().shutdown().await.unwrap();
         task.await.unwrap();
         let mut workers = StorageWorkers::start(1, execute, commit, tx).unwrap();
-        workers.submit([
-            job(1, StorageOp::Read),
-            job(
-                2,
-                StorageOp::Apply(Mutation::Merge(kvorum_consistency::Object::default())),
-            ),
-        ]);
+        workers.submit([job(1, StorageOp::Read), job(2, write())]);
         let mut results = Vec::new();
         while results.len() < 2 {
             results.extend(rx.recv().await.unwrap());
@@ -432,21 +428,11 @@ mod tests {
     async fn reads_are_answered_while_a_write_waits_for_its_sync() {
         let storage = Arc::new(HeldSyncs::default());
         let (commit, task) = GroupCommit::start(storage.clone(), Durability::Always);
-        let execute: Arc<Execute> = Arc::new(|request: &StorageRequest, _now| match request.op {
-            StorageOp::Read => StorageResult::Read(None),
-            _ => StorageResult::Applied {
-                current: kvorum_consistency::Object::default(),
-                changed: true,
-                outcome: kvorum_consistency::Outcome::Done,
-            },
-        });
+        let execute: Arc<Execute> = Arc::new(|request: &StorageRequest, _now| answer(request));
         let (tx, mut rx) = mpsc::channel(4);
         // Two workers: one runs the held sync, the other must still serve the read.
         let mut workers = StorageWorkers::start(2, execute, commit.clone(), tx).unwrap();
-        workers.submit([job(
-            1,
-            StorageOp::Apply(Mutation::Merge(kvorum_consistency::Object::default())),
-        )]);
+        workers.submit([job(1, write())]);
         while storage.entered.load(Ordering::SeqCst) == 0 {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
