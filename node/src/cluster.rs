@@ -207,6 +207,7 @@ impl ClusterPlan {
             antientropy: Default::default(),
             runtime: crate::config::RuntimeConfig {
                 worker_threads: self.runtime_threads,
+                ..Default::default()
             },
             // HTTP admin on the node's host at the RESP port + 3000 (DESIGN.md §8): `kvorum dev`
             // node i gets 127.0.0.1:base+3000+i, `cluster-config` <host>:9379 by default.

@@ -88,12 +88,27 @@ pub struct NodeConfig {
 /// runs on threads of its own (see `limits.max_storage_tasks`). Nodes that share a machine
 /// (`kvorum dev`, containers) should share its cores rather than each start a thread per core
 /// (docs/BENCHMARKS.md, "Runtime threads").
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
     /// Threads of the async runtime; 0 (the default) starts one per core.
     pub worker_threads: usize,
+    /// Storage reads the replication driver runs itself per turn instead of handing them to
+    /// a storage worker (see [`crate::inline_reads`]); 0 hands every read over.
+    pub inline_reads: usize,
 }
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            worker_threads: 0,
+            inline_reads: 16,
+        }
+    }
+}
+
+/// The most inline reads per driver turn a config may ask for.
+pub const MAX_INLINE_READS: usize = 4096;
 
 /// The most runtime threads a config may ask for.
 pub const MAX_RUNTIME_THREADS: usize = 1024;
@@ -600,6 +615,16 @@ impl NodeConfig {
                 ),
             );
         }
+        if self.runtime.inline_reads > MAX_INLINE_READS {
+            return invalid(
+                "runtime.inline_reads",
+                format!(
+                    "must be at most {MAX_INLINE_READS} (0: every read on the storage workers), \
+                     got {}",
+                    self.runtime.inline_reads
+                ),
+            );
+        }
         let engine_max = crate::storage::engine::max_user_key_bytes(self.storage_engine);
         if self.limits.max_key_bytes > engine_max {
             return invalid(
@@ -991,6 +1016,17 @@ node_dir = "tls/n1"
         let text = format!("replication_factor = 1\n{MINIMAL}\n[runtime]\nworker_threads = 5000\n");
         let err = load(&text).unwrap_err();
         assert!(err.to_string().contains("runtime.worker_threads"), "{err}");
+    }
+
+    #[test]
+    fn inline_reads_are_read_checked_and_default_to_sixteen() {
+        let c = load(&format!("replication_factor = 1\n{MINIMAL}")).unwrap();
+        assert_eq!(c.runtime.inline_reads, 16);
+        let text = format!("replication_factor = 1\n{MINIMAL}\n[runtime]\ninline_reads = 0\n");
+        assert_eq!(load(&text).unwrap().runtime.inline_reads, 0);
+        let text = format!("replication_factor = 1\n{MINIMAL}\n[runtime]\ninline_reads = 5000\n");
+        let err = load(&text).unwrap_err();
+        assert!(err.to_string().contains("runtime.inline_reads"), "{err}");
     }
 
     /// Every field a config can hold (each section's, by name) has a row in docs/CONFIG.md.

@@ -27,6 +27,7 @@ use kvorum_ring::{NamespaceId, NodeId, PartitionId};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tracing::Instrument;
 
+use crate::inline_reads::{thread_disk_reads, InlineReads};
 use crate::keyspace;
 use crate::metrics::Metrics;
 use crate::peer::Mesh;
@@ -176,6 +177,8 @@ pub struct DriverParts {
     /// Storage operations running at once: caps the storage threads (see [`MAX_STORAGE_THREADS`])
     /// and the listing pages read at once.
     pub max_storage_tasks: usize,
+    /// Reads the driver runs itself per turn (see [`crate::inline_reads`]).
+    pub inline_reads: usize,
     /// The largest encoded object a client write may leave (it must fit in a peer frame to
     /// replicate); a write that would grow a key past it is refused.
     pub max_object_bytes: usize,
@@ -209,7 +212,12 @@ pub fn spawn(parts: DriverParts) -> std::io::Result<(DriverHandle, tokio::task::
         })
     };
     let threads = parts.max_storage_tasks.clamp(1, storage_threads());
-    let workers = StorageWorkers::start(threads, execute, parts.commit.clone(), completions_tx)?;
+    let workers = StorageWorkers::start(
+        threads,
+        execute.clone(),
+        parts.commit.clone(),
+        completions_tx,
+    )?;
     // Local listing pages; each listing sends at most one, and listings are few.
     let (listed_tx, listed) = mpsc::channel(LISTED_QUEUE);
     let driver = Driver {
@@ -219,6 +227,8 @@ pub fn spawn(parts: DriverParts) -> std::io::Result<(DriverHandle, tokio::task::
         hints: parts.hints,
         storage_slots: Arc::new(Semaphore::new(parts.max_storage_tasks)),
         workers,
+        execute,
+        inline_reads: InlineReads::new(parts.inline_reads),
         storage_jobs: Vec::new(),
         waiting: HashMap::new(),
         listings: HashMap::new(),
@@ -253,6 +263,10 @@ struct Driver {
     /// Bounds the listing pages read at once (storage work outside the workers).
     storage_slots: Arc<Semaphore>,
     workers: StorageWorkers,
+    /// Runs a storage operation; the driver calls it for the reads it runs itself.
+    execute: Arc<Execute>,
+    /// How many reads the driver runs itself instead of handing them to the workers.
+    inline_reads: InlineReads,
     /// Storage operations the core asked for during the current event, handed to the workers
     /// together at its end.
     storage_jobs: Vec<Job>,
@@ -324,6 +338,8 @@ impl Driver {
             // Inputs that are already queued are handled now, each drained in turn, and the
             // storage work they all produced reaches the workers together: one wake-up of the
             // driver and of a worker for the lot, instead of one per input.
+            // Whether this turn handled everything that was waiting (else the driver is behind).
+            let mut kept_up = false;
             for _ in 0..MAX_QUEUED_INPUTS_PER_WAKE {
                 if let Ok(batch) = completions.try_recv() {
                     self.on_completions(batch);
@@ -332,17 +348,28 @@ impl Driver {
                 } else if self.core.in_flight() < self.max_in_flight {
                     match requests.try_recv() {
                         Ok(submitted) => self.handle_request(submitted),
-                        Err(_) => break,
+                        Err(_) => {
+                            kept_up = true;
+                            break;
+                        }
                     }
                 } else {
+                    kept_up = true;
                     break;
                 }
                 self.drain();
             }
             self.submit_storage();
+            self.inline_reads
+                .end_turn(Instant::now(), kept_up, thread_disk_reads);
             let stats = self.core.stats();
             self.metrics.read_repairs.store(stats.read_repairs, Relaxed);
             self.metrics.write_backs.store(stats.write_backs, Relaxed);
+            let inline = &self.inline_reads;
+            self.metrics.inline_reads.store(inline.ran, Relaxed);
+            self.metrics
+                .inline_read_pauses
+                .store(inline.pauses, Relaxed);
         }
         // The workers finish what they run now, and no thread touches the store afterwards.
         drop(completions);
@@ -670,9 +697,17 @@ impl Driver {
                 continue;
             }
             if let Some(request) = self.core.poll_storage() {
+                let now = self.now();
+                if matches!(request.op, StorageOp::Read)
+                    && self.inline_reads.admit(Instant::now(), thread_disk_reads)
+                {
+                    // Run here: cheaper than two hand-offs (see `crate::inline_reads`).
+                    let result = (self.execute)(&request, now);
+                    self.core.handle_storage(now, request.token, result);
+                    continue;
+                }
                 // Queued here, handed to the workers once the current burst of inputs is
                 // handled (`submit_storage`).
-                let now = self.now();
                 self.storage_jobs.push(Job { request, now });
                 continue;
             }

@@ -45,6 +45,7 @@ pub mod expiry;
 pub mod faults;
 pub mod handoff;
 pub mod http;
+pub mod inline_reads;
 pub mod keyspace;
 pub mod listener;
 pub mod metrics;

@@ -177,6 +177,7 @@ pub async fn run(config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> any
         queue_len: config.limits.max_queued_requests,
         max_in_flight: config.limits.max_in_flight_requests,
         max_storage_tasks: config.limits.max_storage_tasks,
+        inline_reads: config.runtime.inline_reads,
         max_object_bytes,
         metrics: metrics.clone(),
         catalogs: catalogs_tx,

@@ -1,5 +1,6 @@
 //! Storage workers: a few dedicated threads that run the replication driver's storage
-//! operations in batches.
+//! operations in batches. Every write runs here; most reads run on the driver itself, and come
+//! here only when it falls behind or the disk is slow (see [`crate::inline_reads`]).
 //!
 //! **Why not the blocking pool.** Storage calls block (an engine read may wait for the disk, a
 //! write for the engine's journal), so they must stay off the async runtime. Handing each one to

@@ -1113,6 +1113,8 @@ fn section(out: &mut String, name: &str, shared: &Shared) {
             );
             line("read_repairs", &m.read_repairs.load(Relaxed));
             line("strong_write_backs", &m.write_backs.load(Relaxed));
+            line("inline_reads", &m.inline_reads.load(Relaxed));
+            line("inline_read_pauses", &m.inline_read_pauses.load(Relaxed));
             line("siblings_created", &m.siblings_created.load(Relaxed));
             line("siblings_resolved", &m.siblings_resolved.load(Relaxed));
         }

@@ -215,6 +215,11 @@ pub struct Metrics {
     /// by the driver).
     pub read_repairs: AtomicU64,
     pub write_backs: AtomicU64,
+    /// Storage reads the driver ran itself, and times a slow one sent reads back to the
+    /// storage workers for a while (see [`crate::inline_reads`]; copies, refreshed by the
+    /// driver).
+    pub inline_reads: AtomicU64,
+    pub inline_read_pauses: AtomicU64,
     /// Values added to, and removed from, stored sibling sets by this node's writes and merges.
     pub siblings_created: AtomicU64,
     pub siblings_resolved: AtomicU64,

@@ -142,6 +142,26 @@ pub fn render(metrics: &Metrics, node: &NodeFigures) -> String {
         load(&metrics.write_backs),
     );
     w.header(
+        "kvorum_inline_reads_total",
+        "counter",
+        "Storage reads the replication driver ran itself instead of on a storage worker.",
+    );
+    w.sample(
+        "kvorum_inline_reads_total",
+        &[],
+        load(&metrics.inline_reads),
+    );
+    w.header(
+        "kvorum_inline_read_pauses_total",
+        "counter",
+        "Reads slow enough to have waited for the disk; each sent reads to the storage workers for a second.",
+    );
+    w.sample(
+        "kvorum_inline_read_pauses_total",
+        &[],
+        load(&metrics.inline_read_pauses),
+    );
+    w.header(
         "kvorum_siblings_created_total",
         "counter",
         "Concurrent values added to keys' sibling sets by writes and merges on this node.",
