@@ -2,15 +2,18 @@
 """Same-run A/B of kvorum binaries with redis-benchmark (docs/BENCHMARKS.md, "Profile and
 optimisation").
 
-    scripts/ab-binaries.py [--reps 3] OLD_KVORUM NEW_KVORUM [...]
+    scripts/ab-binaries.py [--reps 3] [--loaded] OLD_KVORUM NEW_KVORUM [...]
 
 For each repetition, and each binary in turn (the order alternates between repetitions), starts
 `kvorum dev` with one node (`--replication 1`) and then with three, runs `redis-benchmark` (50
 clients, 100 000 random keys) for SET and GET, unpipelined and with `-P 16` on one node, and
 reads the server CPU (user + system of `kvorum dev` and every process under it, from /proc)
 before and after each run. Prints every run, then per binary and case the median throughput
-and the median server CPU-µs per request. Needs redis-benchmark and redis-cli (Debian:
-redis-tools); stops every server it started, by process group.
+and the median server CPU-µs per request. With `--loaded`, every key of the range is written
+once (`redis-cli --pipe`) before the cases, so GETs find their keys (without it, a GET on three
+nodes finds about a fifth of them, on one node about 70%: only the SET cases have written any).
+Needs redis-benchmark and redis-cli (Debian: redis-tools); stops every server it started, by
+process group.
 """
 import argparse
 import os
@@ -83,6 +86,18 @@ def stop(server):
         server.wait()
 
 
+def load(port, keys):
+    """Writes every key redis-benchmark's `-r KEYS` can name (`key:%012d`) with its default
+    3-byte value."""
+    commands = "".join(
+        f"*3\r\n$3\r\nSET\r\n$16\r\nkey:{i:012d}\r\n$3\r\nxxx\r\n" for i in range(keys)
+    )
+    done = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=commands,
+                          capture_output=True, text=True, check=True)
+    if "errors: 0," not in done.stdout:
+        raise SystemExit(f"loading the keys failed: {done.stdout}")
+
+
 def bench(port, command, requests, pipeline, pids):
     before = cpu_seconds(pids)
     args = ["redis-benchmark", "-p", str(port), "-t", command, "-n", str(requests), "-c", "50",
@@ -96,6 +111,8 @@ def bench(port, command, requests, pipeline, pids):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--loaded", action="store_true",
+                        help="write every key of the range before the cases")
     parser.add_argument("binaries", nargs="+")
     args = parser.parse_args()
     results = {}
@@ -110,6 +127,8 @@ def main():
                     server = start(binary, nodes, data_dir)
                     try:
                         pids = descendants(server.pid)
+                        if args.loaded:
+                            load(PORTS[nodes], 100000)
                         for case_nodes, command, pipeline, requests in CASES:
                             if case_nodes != nodes:
                                 continue
