@@ -4,7 +4,8 @@
 //! fewer than `max_in_flight` operations are coordinated here), storage completions, and the peer
 //! mesh's receiver; after each input the driver drains the core's
 //! outputs in the documented order: messages go to the mesh (a message that cannot be sent is
-//! handed back, so the core can fail fast), storage work goes to the storage workers
+//! handed back, so the core can fail fast), reads run here at once unless
+//! [`crate::inline_reads`] says otherwise, other storage work goes to the storage workers
 //! ([`crate::storage_workers`], a few threads that run it in batches and report back on the
 //! completion channel, writes once durable), replies complete the waiting request. Inputs already
 //! queued when the driver wakes are handled in the same turn (each drained in turn), so their
@@ -177,7 +178,8 @@ pub struct DriverParts {
     /// Storage operations running at once: caps the storage threads (see [`MAX_STORAGE_THREADS`])
     /// and the listing pages read at once.
     pub max_storage_tasks: usize,
-    /// Reads the driver runs itself per turn (see [`crate::inline_reads`]).
+    /// Reads the driver runs itself per turn while it falls behind; all of them while it keeps
+    /// up, none if 0 (see [`crate::inline_reads`]).
     pub inline_reads: usize,
     /// The largest encoded object a client write may leave (it must fit in a peer frame to
     /// replicate); a write that would grow a key past it is refused.
@@ -265,7 +267,7 @@ struct Driver {
     workers: StorageWorkers,
     /// Runs a storage operation; the driver calls it for the reads it runs itself.
     execute: Arc<Execute>,
-    /// How many reads the driver runs itself instead of handing them to the workers.
+    /// Which reads the driver runs itself instead of handing them to the workers.
     inline_reads: InlineReads,
     /// Storage operations the core asked for during the current event, handed to the workers
     /// together at its end.
