@@ -92,9 +92,7 @@ pub const MAX_STORAGE_THREADS: usize = 4;
 /// every read) and at most [`MAX_STORAGE_THREADS`]. More threads than cores only add context
 /// switches, which a profile showed to cost more than the storage work itself.
 fn storage_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, MAX_STORAGE_THREADS)
+    crate::config::available_cores().clamp(2, MAX_STORAGE_THREADS)
 }
 
 /// A cheap, clonable way to submit requests to the driver.

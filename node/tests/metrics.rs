@@ -119,3 +119,34 @@ fn other_paths_methods_and_malformed_requests_are_refused() {
     // The node still serves after all that.
     assert!(get(&cluster, "/health").starts_with("HTTP/1.1 200 "));
 }
+
+/// GETs and a 3-node cluster's learning and replica reads run on the driver by default
+/// (`kvorum_inline_reads_total` counts them) and, with `runtime.inline_reads = 0`, all on the
+/// storage workers; the values read are the same either way.
+#[test]
+fn reads_run_on_the_driver_unless_turned_off() {
+    for (extra, inline) in [("", true), ("[runtime]\ninline_reads = 0\n", false)] {
+        let cluster = TestCluster::start_with(3, 3, extra);
+        cluster.wait_connected();
+        let mut wire = Vec::new();
+        for i in 0..10 {
+            wire.extend(encode(&["SET", &format!("k{i}"), &format!("v{i}")]));
+            wire.extend(encode(&["GET", &format!("k{i}")]));
+        }
+        let replies =
+            String::from_utf8_lossy(&raw(cluster.nodes[0].resp, &wire).unwrap()).into_owned();
+        assert_eq!(replies.matches("+OK").count(), 10, "{replies}");
+        for i in 0..10 {
+            assert!(replies.contains(&format!("$2\r\nv{i}\r\n")), "{replies}");
+        }
+        let ran = sample(&get(&cluster, "/metrics"), "kvorum_inline_reads_total");
+        if inline {
+            // At least the coordinator's own read of each GET; its learning reads add more.
+            assert!(ran >= 10.0, "{extra:?}: {ran}");
+        } else {
+            assert_eq!(ran, 0.0, "{extra:?}");
+        }
+        let info = cluster.command(0, &["INFO", "replication_stats"], None);
+        assert!(info.contains("inline_reads:"), "{info}");
+    }
+}

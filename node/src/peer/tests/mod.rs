@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod compact;
 mod exchange;
 mod limits;
 mod liveness;
